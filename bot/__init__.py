@@ -1,0 +1,3 @@
+"""faqbot: a patient FAQ chatbot for interventional procedures."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,46 @@
+"""Builds a ready `Bot` from settings: corpus, intents, detector, stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Settings
+from .corpus import load_corpus
+from .engine import Bot, BotSettings, TicketSink
+from .intents import IntentMatcher, Intents
+from .policy import Thresholds
+from .safety import EmergencyDetector
+from .sessions import MemorySessionStore, SessionStore
+
+
+def bot_settings(settings: Settings) -> BotSettings:
+    return BotSettings(
+        emergency_number=settings.emergency_number,
+        on_call_number=settings.on_call_number,
+        reply_hours=settings.reply_hours,
+        office_hours=settings.office_hours,
+        thresholds=Thresholds(
+            answer=settings.answer_threshold,
+            risky_answer=settings.risky_threshold,
+            margin=settings.clarify_margin,
+            suggest_floor=settings.suggest_floor,
+            context_boost=settings.context_boost,
+        ),
+    )
+
+
+def build_bot(
+    settings: Settings,
+    *,
+    tickets: TicketSink | None = None,
+    sessions: SessionStore | None = None,
+) -> Bot:
+    intents_dir = Path(settings.intents)
+    return Bot(
+        load_corpus(settings.corpus),
+        EmergencyDetector.from_file(intents_dir / "emergency.yaml"),
+        IntentMatcher(Intents.from_dir(intents_dir)),
+        settings=bot_settings(settings),
+        sessions=sessions or MemorySessionStore(settings.session_ttl, settings.max_sessions),
+        tickets=tickets,
+    )

@@ -1,0 +1,160 @@
+"""Settings: one table of names, defaults and help lines.
+
+The same table feeds the YAML config file, the FAQBOT_* environment
+variables, `faqbot serve --help` and the README's settings table (a test
+checks they agree). Bad values fail at start-up with the setting's name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _bool(value: str) -> bool:
+    lowered = str(value).strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _list(value: str | list[str]) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return tuple(v.strip() for v in str(value).split(",") if v.strip())
+
+
+def _hours(value: str) -> tuple[int, int]:
+    start, _, end = str(value).partition("-")
+    hours = (int(start), int(end))
+    if not 0 <= hours[0] < hours[1] <= 24:
+        raise ValueError(f"office hours must look like 8-17, got {value!r}")
+    return hours
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {value!r}")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+    return number
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "Address to listen on."),
+    Setting("port", 8080, "Port to listen on.", _positive_int),
+    Setting("corpus", str(ROOT / "corpus"), "Corpus directory or interchange .jsonl file."),
+    Setting("intents", str(ROOT / "intents"), "Directory of intent YAML files."),
+    Setting("data_dir", str(ROOT / "data"), "Where the SQLite database and caches live."),
+    Setting("db", "", "Database URL (sqlite:///path.db or postgresql://...); "
+            "default: sqlite file under data_dir."),
+    Setting("emergency_number", "911", "Emergency number shown to patients."),
+    Setting("on_call_number", "", "On-call number given after office hours."),
+    Setting("office_hours", "8-17", "Staffed hours, Monday to Friday, local time.", _hours),
+    Setting("reply_hours", "one working day", "How soon staff usually reply, in words."),
+    Setting("answer_threshold", 0.45, "Minimum score to answer.", _fraction),
+    Setting("risky_threshold", 0.55, "Minimum score to answer a risky topic "
+            "(warning signs, medicines, fasting, sedation).", _fraction),
+    Setting("clarify_margin", 0.03, "Top two closer than this: ask which one.", _fraction),
+    Setting("suggest_floor", 0.3, "Minimum score to offer a suggestion.", _fraction),
+    Setting("context_boost", 0.08, "Score added to the procedure under discussion.", _fraction),
+    Setting("rate_limit", 30, "Messages per minute per client; 0 turns it off.", _positive_int),
+    Setting("max_message_chars", 1000, "Longest patient message accepted.", _positive_int),
+    Setting("max_body_bytes", 16384, "Largest request body accepted.", _positive_int),
+    Setting("allowed_origins", (), "Comma-separated origins allowed to call the API "
+            "from a browser (CORS); empty allows none.", _list),
+    Setting("webhook_secret", "", "Shared secret; when set, POSTs to the channel webhooks "
+            "need an X-Faqbot-Signature HMAC-SHA256 header."),
+    Setting("staff_token", "", "Bearer token for the staff JSON API (scripts); empty "
+            "disables token access."),
+    Setting("session_ttl", 3600, "Seconds a conversation is remembered.", _positive_int),
+    Setting("max_sessions", 10000, "Most conversations kept in memory.", _positive_int),
+    Setting("retention_days", 90, "Tickets older than this are purged.", _positive_int),
+    Setting("secure_cookies", True, "Mark staff cookies Secure (turn off only for "
+            "plain-HTTP local use).", _bool),
+    Setting("notify_url", "", "Incoming-webhook URL (Slack/Teams style) told about "
+            "handoff and emergency tickets."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: Mapping[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        merged = dict(self.values)
+        for name, value in changes.items():
+            merged[name] = _parse(name, value)
+        return Settings(merged)
+
+    @property
+    def db_url(self) -> str:
+        return self.values["db"] or f"sqlite:///{Path(self.values['data_dir']) / 'faqbot.db'}"
+
+
+def _parse(name: str, value: Any) -> Any:
+    setting = _BY_NAME.get(name)
+    if setting is None:
+        raise ValueError(f"unknown setting '{name}'")
+    if value is None:
+        return setting.default
+    try:
+        if isinstance(value, str) or setting.parse in (_list, _hours, _bool):
+            return setting.parse(value)
+        return setting.parse(str(value)) if setting.parse is not str else str(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"setting '{name}': {exc}") from None
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults, then the YAML file, then FAQBOT_<NAME> environment variables."""
+    values = {s.name: _parse(s.name, s.default) for s in SETTINGS}
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+        for name, value in data.items():
+            values[name] = _parse(str(name).replace("-", "_"), value)
+    environ = os.environ if environ is None else environ
+    for setting in SETTINGS:
+        key = f"FAQBOT_{setting.name.upper()}"
+        if key in environ:
+            values[setting.name] = _parse(setting.name, environ[key])
+    return Settings(values)
+
+
+__all__ = ["SETTINGS", "Settings", "load_settings", "fields"]

@@ -1,0 +1,274 @@
+"""`Bot.reply`: one patient message in, one reply out.
+
+The flow runs one way: safety check, intents, retrieval, decision, reply,
+record. The engine never sees an HTTP object; channels translate to and from
+it. Identifiers are redacted before any turn is kept or any ticket written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .analysis import Analyzer
+from .corpus import Corpus
+from .domain import FaqEntry, Match, Reply, SessionState, Suggestion, Turn
+from .intents import IntentMatcher
+from .policy import Decision, Thresholds, decide, rerank
+from .redact import redact
+from .retriever import Retriever
+from .safety import Emergency, EmergencyDetector
+from .sessions import MemorySessionStore, SessionStore
+from .spelling import is_english_word
+
+DISCLAIMER = (
+    "I'm an automated assistant. I give general information, not medical advice or a "
+    "diagnosis, and messages here are not watched in real time. Always follow your own care "
+    "team's instructions. In an emergency, call {emergency_number}."
+)
+
+
+class TicketSink(Protocol):
+    """Where the engine records what staff must see; the store implements it."""
+
+    def open_ticket(
+        self,
+        *,
+        kind: str,
+        session_id: str,
+        message: str,
+        turns: Sequence[Turn],
+        candidates: Sequence[Match],
+        procedure: str | None,
+        urgent: bool,
+        summary: str,
+    ) -> str: ...
+
+
+@dataclass
+class MemoryTickets:
+    """A ticket sink kept in memory, for the CLI and tests."""
+
+    tickets: list[dict[str, object]] = field(default_factory=list)
+
+    def open_ticket(self, **ticket: object) -> str:
+        ticket_id = f"T{len(self.tickets) + 1:05d}"
+        self.tickets.append({"id": ticket_id, **ticket})
+        return ticket_id
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    emergency_number: str = "911"
+    on_call_number: str = ""
+    reply_hours: str = "one working day"
+    office_hours: tuple[int, int] = (8, 17)  # local hours, Monday to Friday
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+class Bot:
+    def __init__(
+        self,
+        corpus: Corpus,
+        detector: EmergencyDetector,
+        intents: IntentMatcher,
+        *,
+        settings: BotSettings | None = None,
+        sessions: SessionStore | None = None,
+        tickets: TicketSink | None = None,
+        clock: type[dt.datetime] = dt.datetime,
+    ) -> None:
+        self.settings = settings or BotSettings()
+        self.detector = detector
+        self.intents = intents
+        self.sessions = sessions or MemorySessionStore()
+        self.tickets = tickets or MemoryTickets()
+        self._clock = clock
+        self.load_corpus(corpus)
+
+    def load_corpus(self, corpus: Corpus) -> None:
+        """Build a new index and swap it in whole, so a reply never sees half of one."""
+        analyzer = Analyzer(
+            corpus.lexicon,
+            [text for e in corpus.entries for text in (*e.phrasings(), e.answer)],
+        )
+        retriever = Retriever(analyzer).fit(corpus.entries)
+        self._index = (corpus, corpus.by_id, analyzer, retriever, corpus.version)
+
+    @property
+    def corpus(self) -> Corpus:
+        return self._index[0]
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._index[3]
+
+    # ------------------------------------------------------------------ reply
+
+    def reply(self, text: str, session_id: str | None = None) -> Reply:
+        session_id = session_id or uuid.uuid4().hex
+        corpus, entries, analyzer, retriever, version = self._index
+        state = self.sessions.load(session_id)
+        redacted = redact(text)
+        base = {"session_id": session_id, "corpus_version": version}
+        if not state.disclaimer_shown:
+            base["disclaimer"] = DISCLAIMER.format(emergency_number=self.settings.emergency_number)
+            state.disclaimer_shown = True
+
+        emergency = self.detector.detect(text)
+        if emergency:
+            reply = self._emergency(emergency, state, redacted, base)
+            return self._finish(state, redacted, reply)
+
+        prepared = analyzer.prepare(text)
+        named = analyzer.procedures_named(prepared)
+        intent = self.intents.match(text)
+        if intent and intent.name == "handoff":
+            return self._finish(state, redacted, self._handoff(state, redacted, base, named))
+        if intent and intent.name in self.intents.intents.smalltalk_replies:
+            reply_text = self.intents.intents.smalltalk_replies[intent.name].format(
+                emergency_number=self.settings.emergency_number)
+            reply = Reply(type="smalltalk", text=reply_text, reason=intent.name, **base)
+            return self._finish(state, redacted, reply)
+
+        if (intent and intent.name == "out_of_scope" and not named) or not _has_known_word(
+            prepared, analyzer
+        ):
+            ticket = self._ticket("fallback", state, redacted, (), named)
+            reply = Reply(type="fallback", text=self.intents.intents.out_of_scope_reply,
+                          ticket_id=ticket, reason="out of scope", **base)
+            return self._finish(state, redacted, reply)
+
+        procedure = named[0] if named else state.procedure
+        matches = retriever.search(text, k=10)
+        matches = rerank(matches, entries, procedure, self.settings.thresholds.context_boost)
+        decision = decide(matches, entries, self.settings.thresholds)
+        reply = self._from_decision(decision, entries, state, redacted, base, matches, named)
+        if reply.type == "answer" and reply.procedure and reply.procedure != "general":
+            state.procedure = reply.procedure
+        elif named:
+            state.procedure = named[0]
+        return self._finish(state, redacted, reply)
+
+    # ------------------------------------------------------------- reply kinds
+
+    def _from_decision(
+        self,
+        decision: Decision,
+        entries: dict[str, FaqEntry],
+        state: SessionState,
+        redacted: str,
+        base: dict[str, object],
+        matches: list[Match],
+        named: list[str],
+    ) -> Reply:
+        if decision.type == "answer" and decision.match:
+            entry = entries[decision.match.faq_id]
+            follow = tuple(
+                Suggestion(f, entries[f].question) for f in entry.follow_ups[:3] if f in entries
+            )
+            return Reply(
+                type="answer", text=entry.answer, faq_id=entry.id, procedure=entry.procedure,
+                topic=entry.topic, confidence=decision.match.score, suggestions=follow,
+                sources=entry.sources, reason=decision.reason, **base,  # type: ignore[arg-type]
+            )
+        suggestions = tuple(
+            Suggestion(m.faq_id, entries[m.faq_id].question) for m in decision.suggestions
+        )
+        confidence = decision.match.score if decision.match else 0.0
+        if decision.type == "clarify":
+            return Reply(
+                type="clarify", text="I want to be sure I answer the right question. "
+                "Did you mean one of these?", confidence=confidence, suggestions=suggestions,
+                reason=decision.reason, **base,  # type: ignore[arg-type]
+            )
+        ticket = self._ticket("fallback", state, redacted, matches[:5], named)
+        text = ("I'm sorry, I don't have a good answer to that. I've passed your question to "
+                "our staff, and someone will follow up. For anything urgent, call your care "
+                f"team, and in an emergency call {self.settings.emergency_number}.")
+        if suggestions:
+            text += " In the meantime, one of these might help:"
+        return Reply(type="fallback", text=text, confidence=confidence, suggestions=suggestions,
+                     ticket_id=ticket, reason=decision.reason, **base)  # type: ignore[arg-type]
+
+    def _emergency(
+        self, emergency: Emergency, state: SessionState, redacted: str, base: dict[str, object]
+    ) -> Reply:
+        number = self.settings.emergency_number
+        text = (f"This may be an emergency. Call {number} now, or ask someone to call for you. "
+                f"You mentioned {emergency.reason}. Don't wait for a reply here: this chat is "
+                "not watched in real time.")
+        if emergency.category == "bleeding":
+            text += (" If the bleeding is where the catheter went in, lie down and press "
+                     "firmly on the spot while you wait for help.")
+        if emergency.self_harm:
+            text += (" You can also call or text 988, the Suicide and Crisis Lifeline, any time. "
+                     "You are not alone, and help is there right now.")
+        ticket = self._ticket("emergency", state, redacted, (), [], urgent=True,
+                              reason=emergency.category)
+        return Reply(type="emergency", text=text, confidence=1.0, ticket_id=ticket,
+                     reason=emergency.category, **base)  # type: ignore[arg-type]
+
+    def _handoff(
+        self, state: SessionState, redacted: str, base: dict[str, object], named: list[str]
+    ) -> Reply:
+        ticket = self._ticket("handoff", state, redacted, (), named)
+        replies = self.intents.intents.handoff_replies
+        key = "reply_in_hours" if self.in_office_hours() else "reply_after_hours"
+        on_call = f" at {self.settings.on_call_number}" if self.settings.on_call_number else ""
+        text = replies[key].format(
+            ticket_id=ticket, reply_hours=self.settings.reply_hours, on_call=on_call,
+            emergency_number=self.settings.emergency_number,
+        )
+        return Reply(type="handoff", text=text, ticket_id=ticket, reason="asked for a person",
+                     **base)  # type: ignore[arg-type]
+
+    def in_office_hours(self) -> bool:
+        now = self._clock.now()
+        start, end = self.settings.office_hours
+        return now.weekday() < 5 and start <= now.hour < end
+
+    # ---------------------------------------------------------------- record
+
+    def _ticket(
+        self,
+        kind: str,
+        state: SessionState,
+        redacted: str,
+        candidates: Sequence[Match],
+        named: Sequence[str],
+        *,
+        urgent: bool = False,
+        reason: str = "",
+    ) -> str:
+        procedure = named[0] if named else state.procedure
+        asked = "; ".join(t.user for t in state.turns[-3:])
+        answered = ", ".join(t.faq_id for t in state.turns[-3:] if t.faq_id)
+        summary = (f"{kind}{' (' + reason + ')' if reason else ''}; procedure: "
+                   f"{procedure or 'unknown'}; earlier: {asked or 'nothing'}; "
+                   f"bot answered: {answered or 'nothing'}")
+        ticket_id = self.tickets.open_ticket(
+            kind=kind, session_id=state.session_id, message=redacted,
+            turns=list(state.turns), candidates=list(candidates), procedure=procedure,
+            urgent=urgent, summary=summary,
+        )
+        state.open_ticket_ids.append(ticket_id)
+        return ticket_id
+
+    def _finish(self, state: SessionState, redacted: str, reply: Reply) -> Reply:
+        state.turns.append(Turn(redacted, reply.text, reply.type, reply.faq_id))
+        if reply.type == "answer":
+            state.last_faq_id = reply.faq_id
+        self.sessions.save(state)
+        return reply
+
+
+def _has_known_word(prepared: str, analyzer: Analyzer) -> bool:
+    """False for gibberish: no word the corpus or everyday English knows."""
+    vocabulary = analyzer.speller.vocabulary
+    return any(
+        (w in vocabulary or is_english_word(w)) and len(w) > 1 for w in prepared.split()
+    )

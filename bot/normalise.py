@@ -1,0 +1,95 @@
+"""Pure text functions shared by indexing and querying.
+
+The same `normalise` runs on corpus phrasings and on patient messages, so the
+two can never drift apart. Nothing here knows about the corpus.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": "'", "`": "'",
+                         "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+
+# Contractions are expanded rather than dropped: "can't" must keep its "not",
+# or a negation ("I can't breathe" vs "I can breathe") would be lost.
+_CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), repl)
+    for pattern, repl in (
+        (r"\bwon't\b", "will not"),
+        (r"\bcan't\b", "can not"),
+        (r"\bcannot\b", "can not"),
+        (r"\bshan't\b", "shall not"),
+        (r"\bain't\b", "is not"),
+        (r"n't\b", " not"),
+        (r"'re\b", " are"),
+        (r"'m\b", " am"),
+        (r"'ll\b", " will"),
+        (r"'ve\b", " have"),
+        (r"'d\b", " would"),
+        (r"\b(it|that|what|there|here|who|where|how|he|she)'s\b", r"\1 is"),
+        (r"'s\b", ""),
+        # Apostrophe-less forms as typed on phones.
+        (r"\bcant\b", "can not"),
+        (r"\bwont\b", "will not"),
+        (r"\bdont\b", "do not"),
+        (r"\bdoesnt\b", "does not"),
+        (r"\bdidnt\b", "did not"),
+        (r"\bisnt\b", "is not"),
+        (r"\bhavent\b", "have not"),
+        (r"\bhasnt\b", "has not"),
+        (r"\bwasnt\b", "was not"),
+        (r"\bim\b", "i am"),
+        (r"\bive\b", "i have"),
+    )
+)
+
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, fold accents and punctuation, expand contractions.
+
+    Returns words separated by single spaces; digits are kept ("y90", "24 hours").
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    text = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    for pattern, repl in _CONTRACTIONS:
+        text = pattern.sub(repl, text)
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def tokens(text: str) -> list[str]:
+    """Words of already-normalised text."""
+    return _WORD.findall(text)
+
+
+class PhraseMap:
+    """Replaces whole-word phrases (lay terms, abbreviations) by canonical ones.
+
+    Longer phrases win over shorter ones that they contain, so "heart cath" is
+    rewritten before "cath" alone could be.
+    """
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        self.mapping = {normalise(k): normalise(v) for k, v in mapping.items() if normalise(k)}
+        if self.mapping:
+            alternatives = sorted(self.mapping, key=len, reverse=True)
+            self._pattern: re.Pattern[str] | None = re.compile(
+                r"\b(" + "|".join(re.escape(a) for a in alternatives) + r")\b"
+            )
+        else:
+            self._pattern = None
+
+    def apply(self, normalised: str) -> str:
+        if self._pattern is None:
+            return normalised
+        return self._pattern.sub(lambda m: self.mapping[m.group(1)], normalised)
+
+    def terms(self) -> Iterable[str]:
+        return self.mapping.keys()

@@ -1,0 +1,33 @@
+"""The small pattern language of `intents/*.yaml`.
+
+A pattern is a regular expression over normalised words separated by single
+spaces, with two shorthands: " ~ " for a gap of up to three words and " ... "
+for any number of words. Patterns match whole words only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_GAP = r"(?: \S+){0,3} "
+_ANY_GAP = r"(?: \S+)* "
+# Regex syntax leaves letters behind ("\w", "\S"); those are not words.
+_REGEX_LETTERS = re.compile(r"\\[a-zA-Z]")
+
+
+def compile_pattern(source: str) -> re.Pattern[str]:
+    body = source.strip().replace(" ~ ", _GAP).replace(" ... ", _ANY_GAP)
+    try:
+        return re.compile(r"(?<!\S)(?:" + body + r")(?!\S)")
+    except re.error as exc:
+        raise ValueError(f"bad pattern {source!r}: {exc}") from exc
+
+
+def pattern_words(patterns: Iterable[re.Pattern[str]]) -> set[str]:
+    """The literal words of patterns: the vocabulary typos are corrected towards."""
+    words: set[str] = set()
+    for pattern in patterns:
+        source = _REGEX_LETTERS.sub(" ", pattern.pattern)
+        words.update(w for w in re.findall(r"[a-z]+", source) if len(w) > 2)
+    return words

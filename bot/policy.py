@@ -1,0 +1,90 @@
+"""The one place that chooses what kind of reply a patient gets.
+
+`decide` is pure: given what the matchers found, it returns a `Decision`.
+Thresholds are configuration (see `bot/config.py`); how they were chosen is in
+the README and `docs/evaluation.md`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .domain import FaqEntry, Match
+from .normalise import normalise
+
+DEFAULT_RISKY_TERMS = (
+    "blood thinner", "anticoagulant", "clopidogrel", "warfarin", "aspirin", "insulin",
+    "metformin", "diabetes", "fasting", "eat", "drink", "sedation", "anesthesia", "medicines",
+    "stop taking", "allergy", "allergic", "pregnan",
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    answer: float = 0.45
+    risky_answer: float = 0.55
+    margin: float = 0.03
+    suggest_floor: float = 0.3
+    context_boost: float = 0.08
+    risky_topics: tuple[str, ...] = ("warning-signs",)
+    risky_terms: tuple[str, ...] = DEFAULT_RISKY_TERMS
+
+    def __post_init__(self) -> None:
+        for name in ("answer", "risky_answer", "margin", "suggest_floor", "context_boost"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"threshold {name} must be between 0 and 1, got {value!r}")
+
+    def is_risky(self, entry: FaqEntry) -> bool:
+        if entry.topic in self.risky_topics:
+            return True
+        question = f" {normalise(entry.question)} "
+        return any(f" {normalise(t)}" in question for t in self.risky_terms)
+
+
+@dataclass(frozen=True)
+class Decision:
+    type: str  # answer, clarify or fallback
+    match: Match | None = None
+    suggestions: tuple[Match, ...] = field(default_factory=tuple)
+    reason: str = ""
+
+
+def rerank(
+    matches: Sequence[Match],
+    entries: Mapping[str, FaqEntry],
+    procedure: str | None,
+    boost: float,
+) -> list[Match]:
+    """Favour the procedure under discussion; an explicit or remembered one."""
+    if not procedure or not boost:
+        return list(matches)
+    boosted = [
+        Match(m.faq_id, min(1.0, m.score + boost)) if entries[m.faq_id].procedure == procedure
+        else m
+        for m in matches
+    ]
+    return sorted(boosted, key=lambda m: (-m.score, m.faq_id))
+
+
+def decide(
+    matches: Sequence[Match], entries: Mapping[str, FaqEntry], thresholds: Thresholds
+) -> Decision:
+    if not matches:
+        return Decision("fallback", reason="no match")
+    top = matches[0]
+    entry = entries[top.faq_id]
+    needed = thresholds.risky_answer if thresholds.is_risky(entry) else thresholds.answer
+    close = [
+        m for m in matches[1:3]
+        if top.score - m.score < thresholds.margin and m.score >= thresholds.suggest_floor
+    ]
+    if top.score >= needed and close:
+        return Decision("clarify", top, (top, *close), reason="two answers are close")
+    if top.score >= needed:
+        return Decision("answer", top, reason="confident")
+    near = tuple(m for m in matches[:3] if m.score >= thresholds.suggest_floor)
+    if len(near) >= 2 and top.score - near[1].score < thresholds.margin:
+        return Decision("clarify", top, near, reason="low confidence, several candidates")
+    return Decision("fallback", top, near, reason="below threshold")

@@ -1,0 +1,114 @@
+"""TF-IDF retrieval over each entry's phrasings, with a small weight on answers.
+
+Follows scikit-learn's conventions: `__init__` stores parameters, `fit`
+learns and returns self, learned attributes end in an underscore. No
+thresholds and no replies here: only ranked matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from .analysis import Analyzer
+from .domain import FaqEntry, Match
+
+# Words that carry meaning for patients although sklearn lists them as stop words.
+_KEEP = {"back", "after", "before", "during", "not", "no", "long", "first", "off", "eat",
+         "bottom", "front", "side", "few", "more", "less", "full", "up", "down"}
+STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - _KEEP)
+
+
+def _strip_stop_words(prepared: str) -> str:
+    return " ".join(w for w in prepared.split() if w not in STOP_WORDS)
+
+
+class Retriever:
+    """Ranks FAQ entries for a query.
+
+    Each phrasing (question or alternate) is a row. A row scores the weighted
+    sum of its word-n-gram and character-n-gram cosine similarities with the
+    query; an entry scores its best row, blended with its answer's similarity.
+    """
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        *,
+        char_weight: float = 0.5,
+        answer_weight: float = 0.1,
+        word_ngrams: tuple[int, int] = (1, 2),
+        char_ngrams: tuple[int, int] = (3, 5),
+    ) -> None:
+        for name, value in (("char_weight", char_weight), ("answer_weight", answer_weight)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        self.analyzer = analyzer
+        self.char_weight = char_weight
+        self.answer_weight = answer_weight
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+
+    def fit(self, entries: Sequence[FaqEntry]) -> Retriever:
+        if not entries:
+            raise ValueError("cannot fit a retriever on an empty corpus")
+        prepare = self.analyzer.prepare
+        rows: list[str] = []
+        row_entry: list[int] = []
+        for index, entry in enumerate(entries):
+            for phrasing in entry.phrasings():
+                rows.append(_strip_stop_words(prepare(phrasing)))
+                row_entry.append(index)
+        answers = [_strip_stop_words(prepare(e.answer)) for e in entries]
+
+        self.word_vectorizer_ = TfidfVectorizer(
+            ngram_range=self.word_ngrams, sublinear_tf=True, lowercase=False,
+            token_pattern=r"(?u)\b\w+\b", dtype=np.float32,
+        )
+        self.char_vectorizer_ = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=self.char_ngrams, sublinear_tf=True,
+            lowercase=False, dtype=np.float32, min_df=1,
+        )
+        self.word_matrix_ = self.word_vectorizer_.fit_transform(rows).T.tocsr()
+        self.char_matrix_ = self.char_vectorizer_.fit_transform(rows).T.tocsr()
+        has_answers = any(answers)
+        self.answer_matrix_ = (
+            self.word_vectorizer_.transform(answers).T.tocsr() if has_answers else None
+        )
+        self.row_entry_ = np.asarray(row_entry, dtype=np.int64)
+        # Rows of one entry are contiguous, so a segment maximum gives each entry's best row.
+        self.segment_starts_ = np.flatnonzero(np.r_[True, np.diff(self.row_entry_) != 0])
+        self.entry_ids_ = [e.id for e in entries]
+        return self
+
+    def search(self, text: str, k: int = 5) -> list[Match]:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k!r}")
+        query = _strip_stop_words(self.analyzer.prepare(text))
+        if not query:
+            return []
+        scores = self.scores(query)
+        k = min(k, scores.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]
+        return [Match(self.entry_ids_[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def scores(self, prepared_query: str) -> np.ndarray:
+        """Score of every entry for an already prepared, stop-word-free query."""
+        word_q = self.word_vectorizer_.transform([prepared_query])
+        char_q = self.char_vectorizer_.transform([prepared_query])
+        row_scores = (1.0 - self.char_weight) * _dot(word_q, self.word_matrix_)
+        row_scores += self.char_weight * _dot(char_q, self.char_matrix_)
+        entry_scores = np.maximum.reduceat(row_scores, self.segment_starts_)
+        if self.answer_matrix_ is not None and self.answer_weight:
+            entry_scores = (1.0 - self.answer_weight) * entry_scores + (
+                self.answer_weight * _dot(word_q, self.answer_matrix_)
+            )
+        return entry_scores
+
+
+def _dot(query: sparse.csr_matrix, matrix_t: sparse.csr_matrix) -> np.ndarray:
+    return np.asarray((query @ matrix_t).todense()).ravel()

@@ -1,0 +1,90 @@
+"""Typo tolerance: correct unknown words towards a known vocabulary.
+
+A word is left alone when it is in the vocabulary, is short, contains digits,
+or is an ordinary English word (pyspellchecker's frequency list, which ships
+with the package and needs no download). Only then is it replaced by the
+closest vocabulary word within a small Damerau-Levenshtein distance, so
+"recovry" becomes "recovery" but "grandkids" is not bent into a corpus word.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+from spellchecker import SpellChecker
+
+_MIN_LENGTH = 4
+_ENGLISH_MIN_COUNT = 50
+
+
+@lru_cache(maxsize=1)
+def _english() -> SpellChecker:
+    return SpellChecker(distance=1)
+
+
+def is_english_word(word: str) -> bool:
+    return _english().word_frequency[word] >= _ENGLISH_MIN_COUNT
+
+
+def max_edits(word: str) -> int:
+    """Allowed edits grow with length: one for 4-5 letters, two up to 8, then three."""
+    if len(word) < _MIN_LENGTH:
+        return 0
+    if len(word) <= 5:
+        return 1
+    if len(word) <= 8:
+        return 2
+    return 3
+
+
+class Speller:
+    """Corrects out-of-vocabulary words against `vocabulary` (word -> count)."""
+
+    def __init__(self, vocabulary: Counter[str] | Iterable[str]) -> None:
+        self.vocabulary: Counter[str] = (
+            vocabulary if isinstance(vocabulary, Counter) else Counter(vocabulary)
+        )
+        self._choices = sorted(w for w in self.vocabulary if len(w) >= _MIN_LENGTH - 1)
+        self._cache: dict[str, str] = {}
+
+    def correct_word(self, word: str) -> str:
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        result = self._correct(word)
+        if len(self._cache) < 100_000:
+            self._cache[word] = result
+        return result
+
+    def _correct(self, word: str) -> str:
+        limit = max_edits(word)
+        if (
+            limit == 0
+            or word in self.vocabulary
+            or any(ch.isdigit() for ch in word)
+            or is_english_word(word)
+        ):
+            return word
+        candidates = process.extract(
+            word,
+            self._choices,
+            scorer=DamerauLevenshtein.distance,
+            score_cutoff=limit,
+            limit=8,
+        )
+        if not candidates:
+            return word
+        # Closest first; among equally close words the more frequent one, then
+        # the one sharing the first letter (typos rarely hit the first letter).
+        best = min(
+            candidates,
+            key=lambda c: (c[1], c[0][0] != word[0], -self.vocabulary[c[0]], c[0]),
+        )
+        return str(best[0])
+
+    def correct(self, words: Iterable[str]) -> list[str]:
+        return [self.correct_word(w) for w in words]
