@@ -80,7 +80,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(warning signs, medicines, fasting, sedation).", _fraction),
     Setting("clarify_margin", 0.03, "Top two closer than this: ask which one.", _fraction),
     Setting("suggest_floor", 0.3, "Minimum score to offer a suggestion.", _fraction),
-    Setting("context_boost", 0.08, "Score added to the procedure under discussion.", _fraction),
+    Setting("context_boost", 0.2, "Score added to the procedure under discussion.", _fraction),
     Setting("rate_limit", 30, "Messages per minute per client; 0 turns it off.", _positive_int),
     Setting("max_message_chars", 1000, "Longest patient message accepted.", _positive_int),
     Setting("max_body_bytes", 16384, "Largest request body accepted.", _positive_int),

@@ -142,9 +142,7 @@ class Bot:
                           ticket_id=ticket, reason="out of scope", **base)
             return self._finish(state, redacted, reply)
 
-        procedure = named[0] if named else state.procedure
-        matches = retriever.search(text, k=10)
-        matches = rerank(matches, entries, procedure, self.settings.thresholds.context_boost)
+        matches = self.rank(text, named[0] if named else state.procedure)
         decision = decide(matches, entries, self.settings.thresholds)
         reply = self._from_decision(decision, entries, state, redacted, base, matches, named)
         if reply.type == "answer" and reply.procedure and reply.procedure != "general":
@@ -152,6 +150,16 @@ class Bot:
         elif named:
             state.procedure = named[0]
         return self._finish(state, redacted, reply)
+
+    def rank(self, text: str, procedure: str | None = None) -> list[Match]:
+        """Candidates for a question, favouring the procedure under discussion."""
+        corpus, entries, analyzer, retriever, _ = self._index
+        if procedure is None:
+            named = analyzer.procedures_named(analyzer.prepare(text))
+            procedure = named[0] if named else None
+        # A wide net, so the procedure under discussion can lift its own entries.
+        matches = retriever.search(text, k=50)
+        return rerank(matches, entries, procedure, self.settings.thresholds.context_boost)
 
     # ------------------------------------------------------------- reply kinds
 

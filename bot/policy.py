@@ -26,7 +26,7 @@ class Thresholds:
     risky_answer: float = 0.55
     margin: float = 0.03
     suggest_floor: float = 0.3
-    context_boost: float = 0.08
+    context_boost: float = 0.2
     risky_topics: tuple[str, ...] = ("warning-signs",)
     risky_terms: tuple[str, ...] = DEFAULT_RISKY_TERMS
 

@@ -38,17 +38,24 @@ class Retriever:
         self,
         analyzer: Analyzer,
         *,
-        char_weight: float = 0.5,
+        char_weight: float = 0.7,
         answer_weight: float = 0.1,
+        entry_weight: float = 0.85,
+        procedure_term_weight: float = 0.3,
         word_ngrams: tuple[int, int] = (1, 2),
         char_ngrams: tuple[int, int] = (3, 5),
     ) -> None:
-        for name, value in (("char_weight", char_weight), ("answer_weight", answer_weight)):
+        weights = (("char_weight", char_weight), ("answer_weight", answer_weight),
+                   ("entry_weight", entry_weight),
+                   ("procedure_term_weight", procedure_term_weight))
+        for name, value in weights:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
         self.analyzer = analyzer
         self.char_weight = char_weight
         self.answer_weight = answer_weight
+        self.entry_weight = entry_weight
+        self.procedure_term_weight = procedure_term_weight
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
 
@@ -63,6 +70,12 @@ class Retriever:
                 rows.append(_strip_stop_words(prepare(phrasing)))
                 row_entry.append(index)
         answers = [_strip_stop_words(prepare(e.answer)) for e in entries]
+        # All phrasings of an entry together: one short alternate ("what is
+        # tace") cannot then stand for the entry on its own.
+        merged: list[list[str]] = [[] for _ in entries]
+        for row, index in zip(rows, row_entry, strict=True):
+            merged[index].append(row)
+        entry_docs = [" ".join(parts) for parts in merged]
 
         self.word_vectorizer_ = TfidfVectorizer(
             ngram_range=self.word_ngrams, sublinear_tf=True, lowercase=False,
@@ -72,8 +85,25 @@ class Retriever:
             analyzer="char_wb", ngram_range=self.char_ngrams, sublinear_tf=True,
             lowercase=False, dtype=np.float32, min_df=1,
         )
-        self.word_matrix_ = self.word_vectorizer_.fit_transform(rows).T.tocsr()
-        self.char_matrix_ = self.char_vectorizer_.fit_transform(rows).T.tocsr()
+        # Procedure names tell which file an entry is in, not which question it
+        # answers; the policy favours the named procedure separately. So they
+        # weigh less in word features and are left out of character features.
+        self.procedure_words_ = frozenset(
+            w for terms in self.analyzer.lexicon.procedure_terms.values()
+            for term in terms for w in term.split()
+        )
+        self.word_vectorizer_.fit(rows)
+        idf = self.word_vectorizer_.idf_.copy()
+        for feature, column in self.word_vectorizer_.vocabulary_.items():
+            if any(w in self.procedure_words_ for w in feature.split()):
+                idf[column] *= self.procedure_term_weight
+        self.word_vectorizer_.idf_ = idf
+        char_rows = [self._without_procedure_words(r) for r in rows]
+        char_docs = [self._without_procedure_words(d) for d in entry_docs]
+        self.word_matrix_ = self.word_vectorizer_.transform(rows).T.tocsr()
+        self.char_matrix_ = self.char_vectorizer_.fit_transform(char_rows).T.tocsr()
+        self.entry_word_matrix_ = self.word_vectorizer_.transform(entry_docs).T.tocsr()
+        self.entry_char_matrix_ = self.char_vectorizer_.transform(char_docs).T.tocsr()
         has_answers = any(answers)
         self.answer_matrix_ = (
             self.word_vectorizer_.transform(answers).T.tocsr() if has_answers else None
@@ -96,13 +126,20 @@ class Retriever:
         top = top[np.lexsort((top, -scores[top]))]
         return [Match(self.entry_ids_[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def _without_procedure_words(self, prepared: str) -> str:
+        return " ".join(w for w in prepared.split() if w not in self.procedure_words_)
+
     def scores(self, prepared_query: str) -> np.ndarray:
         """Score of every entry for an already prepared, stop-word-free query."""
         word_q = self.word_vectorizer_.transform([prepared_query])
-        char_q = self.char_vectorizer_.transform([prepared_query])
+        char_q = self.char_vectorizer_.transform([self._without_procedure_words(prepared_query)])
         row_scores = (1.0 - self.char_weight) * _dot(word_q, self.word_matrix_)
         row_scores += self.char_weight * _dot(char_q, self.char_matrix_)
         entry_scores = np.maximum.reduceat(row_scores, self.segment_starts_)
+        if self.entry_weight:
+            whole = (1.0 - self.char_weight) * _dot(word_q, self.entry_word_matrix_)
+            whole += self.char_weight * _dot(char_q, self.entry_char_matrix_)
+            entry_scores = (1.0 - self.entry_weight) * entry_scores + self.entry_weight * whole
         if self.answer_matrix_ is not None and self.answer_weight:
             entry_scores = (1.0 - self.answer_weight) * entry_scores + (
                 self.answer_weight * _dot(word_q, self.answer_matrix_)

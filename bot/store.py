@@ -1,0 +1,334 @@
+"""The persistent store: tickets, staff replies, feedback, staff users, audit log.
+
+SQLAlchemy Core over SQLite by default (a file under the data directory, no
+set-up) and PostgreSQL with the same schema when several servers share one
+database. Every write commits before the method returns, so a reply that
+carries a ticket id is never ahead of the database. Text arriving here is
+already redacted by the engine; the store never sees raw patient text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .domain import Match, Turn
+
+STATUSES = ("open", "answered", "resolved", "dismissed")
+KINDS = ("fallback", "handoff", "emergency", "feedback")
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+tickets = sa.Table(
+    "tickets", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("urgent", sa.Boolean, nullable=False, default=False),
+    sa.Column("session_id", sa.String(128), nullable=False, index=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False, default=""),
+    sa.Column("procedure", sa.String(64)),
+    sa.Column("turns", sa.Text, nullable=False, default="[]"),
+    sa.Column("candidates", sa.Text, nullable=False, default="[]"),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("handled_by", sa.String(64)),
+    sa.Column("staff_reply", sa.Text),
+    sa.Column("notify_error", sa.Text),
+)
+staff_messages = sa.Table(
+    "staff_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.String(128), nullable=False, index=True),
+    sa.Column("ticket_id", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.String(128), nullable=False),
+    sa.Column("faq_id", sa.String(128)),
+    sa.Column("helpful", sa.Boolean, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("ticket_id", sa.String(32)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+staff_users = sa.Table(
+    "staff_users", metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("ticket_id", sa.String(32)),
+    sa.Column("detail", sa.Text),
+)
+reply_log = sa.Table(
+    "reply_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("faq_id", sa.String(128)),
+    sa.Column("corpus_version", sa.String(32)),
+)
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+# Versioned migrations: append, never edit. Each runs once, in order.
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1),)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(url, connect_args={"check_same_thread": False})
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.migrate()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def migrate(self) -> int:
+        with self.engine.begin() as conn:
+            schema_version.create(conn, checkfirst=True)
+            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+            current = current or 0
+            for version, step in MIGRATIONS:
+                if version > current:
+                    step(conn)
+                    conn.execute(schema_version.insert().values(version=version))
+                    current = version
+        return current
+
+    # ----------------------------------------------------------------- tickets
+
+    def open_ticket(
+        self,
+        *,
+        kind: str,
+        session_id: str,
+        message: str,
+        turns: Sequence[Turn] = (),
+        candidates: Sequence[Match] = (),
+        procedure: str | None = None,
+        urgent: bool = False,
+        summary: str = "",
+    ) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown ticket kind {kind!r}")
+        ticket_id = "T" + uuid.uuid4().hex[:11].upper()
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(tickets.insert().values(
+                id=ticket_id, kind=kind, status="open", urgent=urgent, session_id=session_id,
+                message=message, summary=summary, procedure=procedure,
+                turns=json.dumps([asdict(t) for t in turns]),
+                candidates=json.dumps([asdict(c) for c in candidates]),
+                created_at=now, updated_at=now,
+            ))
+        return ticket_id
+
+    def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        search: str | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        if status and status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+        query = sa.select(tickets).order_by(tickets.c.urgent.desc(), tickets.c.created_at.desc(),
+                                            tickets.c.id).limit(limit)
+        if status:
+            query = query.where(tickets.c.status == status)
+        if kind:
+            query = query.where(tickets.c.kind == kind)
+        if search:
+            like = f"%{search.lower()}%"
+            query = query.where(sa.or_(sa.func.lower(tickets.c.message).like(like),
+                                       sa.func.lower(tickets.c.summary).like(like)))
+        with self.engine.connect() as conn:
+            return [_ticket_dict(row._mapping) for row in conn.execute(query)]
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).first()
+        return _ticket_dict(row._mapping) if row else None
+
+    def set_status(self, ticket_id: str, status: str, by: str) -> bool:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self.engine.begin() as conn:
+            done = conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(
+                status=status, handled_by=by, updated_at=_now()))
+            return bool(done.rowcount)
+
+    def reply_to_ticket(self, ticket_id: str, text: str, by: str) -> bool:
+        ticket = self.get_ticket(ticket_id)
+        if ticket is None:
+            return False
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(
+                status="answered", staff_reply=text, handled_by=by, updated_at=now))
+            conn.execute(staff_messages.insert().values(
+                session_id=ticket["session_id"], ticket_id=ticket_id, text=text, created_at=now))
+        return True
+
+    def set_notify_error(self, ticket_id: str, error: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(tickets.update().where(tickets.c.id == ticket_id)
+                         .values(notify_error=error))
+
+    def staff_messages_for(self, session_id: str, after: int = 0) -> list[dict[str, Any]]:
+        query = (sa.select(staff_messages)
+                 .where(staff_messages.c.session_id == session_id, staff_messages.c.id > after)
+                 .order_by(staff_messages.c.id))
+        with self.engine.connect() as conn:
+            return [
+                {"id": r.id, "ticket_id": r.ticket_id, "text": r.text,
+                 "created_at": r.created_at.isoformat()}
+                for r in conn.execute(query)
+            ]
+
+    # ---------------------------------------------------------------- feedback
+
+    def add_feedback(
+        self, session_id: str, faq_id: str | None, helpful: bool, comment: str | None = None
+    ) -> str | None:
+        """Store a thumbs up or down; a thumbs down also opens a ticket."""
+        ticket_id = None
+        if not helpful:
+            ticket_id = self.open_ticket(
+                kind="feedback", session_id=session_id,
+                message=comment or f"Patient found answer {faq_id} unhelpful.",
+                summary=f"thumbs down on {faq_id}",
+            )
+        with self.engine.begin() as conn:
+            conn.execute(feedback.insert().values(
+                session_id=session_id, faq_id=faq_id, helpful=helpful, comment=comment,
+                ticket_id=ticket_id, created_at=_now()))
+        return ticket_id
+
+    def feedback_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(feedback.c.helpful, sa.func.count())
+                                .group_by(feedback.c.helpful)).all()
+        return {("up" if helpful else "down"): count for helpful, count in rows}
+
+    # ----------------------------------------------------------- reply records
+
+    def record_reply(self, reply_type: str, faq_id: str | None, corpus_version: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(reply_log.insert().values(
+                at=_now(), type=reply_type, faq_id=faq_id, corpus_version=corpus_version))
+
+    def daily_rates(self, days: int = 14) -> list[dict[str, Any]]:
+        since = _now() - dt.timedelta(days=days)
+        day = sa.func.date(reply_log.c.at) if self.engine.dialect.name == "sqlite" else \
+            sa.func.to_char(reply_log.c.at, "YYYY-MM-DD")
+        query = (sa.select(day.label("day"), reply_log.c.type, sa.func.count().label("n"))
+                 .where(reply_log.c.at >= since).group_by("day", reply_log.c.type)
+                 .order_by("day"))
+        by_day: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                by_day.setdefault(str(row.day), {})[row.type] = row.n
+        result = []
+        for day_key, counts in sorted(by_day.items()):
+            total = sum(counts.values())
+            result.append({
+                "day": day_key, "messages": total,
+                "answer_rate": round(counts.get("answer", 0) / total, 3),
+                "fallback_rate": round(counts.get("fallback", 0) / total, 3),
+            })
+        return result
+
+    # -------------------------------------------------------------- staff users
+
+    def add_user(self, username: str, password_hash: str) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(staff_users.c.username)
+                                  .where(staff_users.c.username == username)).first()
+            if exists:
+                conn.execute(staff_users.update().where(staff_users.c.username == username)
+                             .values(password_hash=password_hash))
+            else:
+                conn.execute(staff_users.insert().values(
+                    username=username, password_hash=password_hash, created_at=_now()))
+
+    def password_hash(self, username: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(staff_users.c.password_hash)
+                                .where(staff_users.c.username == username)).scalar()
+
+    # ---------------------------------------------------------------- audit log
+
+    def audit(self, username: str, action: str, ticket_id: str | None = None,
+              detail: str = "") -> None:
+        with self.engine.begin() as conn:
+            conn.execute(audit_log.insert().values(
+                at=_now(), username=username, action=action, ticket_id=ticket_id, detail=detail))
+
+    def audit_entries(self, limit: int = 200) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
+            return [dict(r._mapping) | {"at": r.at.isoformat()} for r in rows]
+
+    # ------------------------------------------------------------------- purge
+
+    def purge(self, days: int) -> int:
+        """Delete tickets, staff messages and feedback older than `days`."""
+        cutoff = _now() - dt.timedelta(days=days)
+        with self.engine.begin() as conn:
+            old = conn.execute(tickets.delete().where(tickets.c.created_at < cutoff)).rowcount
+            conn.execute(staff_messages.delete().where(staff_messages.c.created_at < cutoff))
+            conn.execute(feedback.delete().where(feedback.c.created_at < cutoff))
+            conn.execute(reply_log.delete().where(reply_log.c.at < cutoff))
+        return int(old)
+
+
+def _ticket_dict(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    data["turns"] = json.loads(data["turns"] or "[]")
+    data["candidates"] = json.loads(data["candidates"] or "[]")
+    for key in ("created_at", "updated_at"):
+        data[key] = data[key].isoformat() if data[key] else None
+    data["urgent"] = bool(data["urgent"])
+    return data

@@ -1,0 +1,352 @@
+"""The aiohttp application: routes, middlewares and shared state.
+
+`create_app(settings, bot, store)` builds everything; nothing happens at
+import time. Shared objects live on the app under typed `web.AppKey`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from ..config import Settings
+from ..domain import Reply
+from ..engine import Bot
+from ..store import Store
+from .openapi import OPENAPI
+from .ratelimit import RateLimiter
+
+STATIC = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("faqbot.access")
+
+BOT = web.AppKey("bot", Bot)
+STORE = web.AppKey("store", Store)
+SETTINGS = web.AppKey("settings", Settings)
+LIMITER = web.AppKey("limiter", RateLimiter)
+METRICS = web.AppKey("metrics", dict)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, "status": status}, status=status,
+                             headers=extra.get("headers"))
+
+
+# ----------------------------------------------------------------- middlewares
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error is JSON with a 4xx/5xx code; nothing leaks a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return json_error(413, "request body too large")
+    except web.HTTPException as exc:
+        if exc.status < 400 or not _is_api(request):
+            raise
+        return json_error(exc.status, exc.reason or "error")
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logging.getLogger("faqbot").exception("unhandled error on %s", request.path)
+        return json_error(500, "internal error")
+
+
+@web.middleware
+async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and origin in settings.allowed_origins
+    if request.method == "OPTIONS" and _is_api(request):
+        response: web.StreamResponse = web.Response(status=204 if allowed else 403)
+    else:
+        response = await handler(request)
+    if allowed and _is_api(request):
+        response.headers["Access-Control-Allow-Origin"] = origin or ""
+        response.headers["Vary"] = "Origin"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Content-Security-Policy",
+                       "default-src 'self'; script-src 'self'; style-src 'self'; "
+                       "img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; "
+                       "base-uri 'none'; form-action 'self'")
+    if request.path != "/demo":
+        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    return response
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[METRICS]
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        route = request.match_info.route.resource
+        path = route.canonical if route is not None else "unmatched"
+        metrics["requests"].labels(request.method, path, str(status)).inc()
+        metrics["latency"].labels(path).observe(elapsed)
+        # Structured access log: no message text, no IP address.
+        log.info(json.dumps({"method": request.method, "path": path, "status": status,
+                             "ms": round(elapsed * 1000, 2)}))
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/webhooks/", "/channels/"))
+
+
+# -------------------------------------------------------------------- helpers
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    # Content-Type is not enforced: some chat widgets post JSON as text/plain.
+    raw = await request.read()
+    if not raw:
+        raise web.HTTPBadRequest(reason="empty body; send a JSON object")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(reason="malformed JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(reason="expected a JSON object")
+    return data
+
+
+def text_field(data: dict[str, Any], name: str, settings: Settings, *, required: bool) -> str:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise web.HTTPBadRequest(reason=f"'{name}' is required")
+        return ""
+    if not isinstance(value, str):
+        raise web.HTTPBadRequest(reason=f"'{name}' must be a string")
+    if required and not value.strip():
+        raise web.HTTPBadRequest(reason=f"'{name}' must not be empty")
+    if len(value) > settings.max_message_chars:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=settings.max_message_chars, actual_size=len(value),
+            reason=f"'{name}' is longer than {settings.max_message_chars} characters")
+    return value
+
+
+def session_field(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 128 or not value.isprintable():
+        raise web.HTTPBadRequest(reason=f"'{name}' must be a string of 1 to 128 characters")
+    return value
+
+
+def check_rate(request: web.Request) -> None:
+    limiter = request.app[LIMITER]
+    client = request.remote or "unknown"
+    wait = limiter.hit(client)
+    if wait:
+        raise web.HTTPTooManyRequests(
+            reason="too many messages; please wait", headers={"Retry-After": str(wait)})
+
+
+def check_signature(request: web.Request, body: bytes) -> None:
+    """Optional HMAC-SHA256 over "<timestamp>.<raw body>", five minutes' freshness."""
+    secret = request.app[SETTINGS].webhook_secret
+    if not secret:
+        return
+    signature = request.headers.get("X-Faqbot-Signature", "").removeprefix("sha256=")
+    stamp = request.headers.get("X-Faqbot-Timestamp", "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
+        raise web.HTTPUnauthorized(reason="missing or stale X-Faqbot-Timestamp")
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(signature, expected):
+        raise web.HTTPUnauthorized(reason="bad X-Faqbot-Signature")
+
+
+async def answer(request: web.Request, text: str, session_id: str | None) -> Reply:
+    """The one path from a channel to the engine and back, shared by every channel."""
+    app = request.app
+    reply = app[BOT].reply(text, session_id)
+    app[STORE].record_reply(reply.type, reply.faq_id, reply.corpus_version)
+    app[METRICS]["replies"].labels(reply.type).inc()
+    return reply
+
+
+# ---------------------------------------------------------------------- routes
+
+
+async def post_message(request: web.Request) -> web.Response:
+    check_rate(request)
+    data = await read_json(request)
+    settings = request.app[SETTINGS]
+    text = text_field(data, "text", settings, required=True)
+    session_id = session_field(data, "session_id")
+    reply = await answer(request, text, session_id)
+    return web.json_response(reply.to_json())
+
+
+async def post_feedback(request: web.Request) -> web.Response:
+    check_rate(request)
+    data = await read_json(request)
+    session_id = session_field(data, "session_id")
+    if not session_id:
+        raise web.HTTPBadRequest(reason="'session_id' is required")
+    helpful = data.get("helpful")
+    if not isinstance(helpful, bool):
+        raise web.HTTPBadRequest(reason="'helpful' must be true or false")
+    faq_id = data.get("faq_id")
+    if faq_id is not None and (not isinstance(faq_id, str) or len(faq_id) > 128):
+        raise web.HTTPBadRequest(reason="'faq_id' must be a string")
+    comment = text_field(data, "comment", request.app[SETTINGS], required=False)
+    from ..redact import redact
+
+    ticket = request.app[STORE].add_feedback(session_id, faq_id, helpful,
+                                             redact(comment) if comment else None)
+    return web.json_response({"ok": True, "ticket_id": ticket})
+
+
+async def get_staff_messages(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    after_raw = request.query.get("after", "0")
+    if not after_raw.isdigit():
+        raise web.HTTPBadRequest(reason="'after' must be a whole number")
+    messages = request.app[STORE].staff_messages_for(session_id, int(after_raw))
+    return web.json_response({"messages": messages})
+
+
+async def post_rasa(request: web.Request) -> web.Response:
+    check_rate(request)
+    body = await request.read()
+    check_signature(request, body)
+    data = await read_json(request)
+    settings = request.app[SETTINGS]
+    text = text_field(data, "message", settings, required=True)
+    sender = session_field(data, "sender") or "default"
+    reply = await answer(request, text, sender)
+    buttons = [{"title": s.question, "payload": s.question} for s in reply.suggestions]
+    messages: list[dict[str, Any]] = []
+    if reply.disclaimer:
+        messages.append({"recipient_id": sender, "text": reply.disclaimer})
+    main: dict[str, Any] = {"recipient_id": sender, "text": reply.text}
+    if buttons:
+        main["buttons"] = buttons
+    main["custom"] = {"type": reply.type, "faq_id": reply.faq_id, "ticket_id": reply.ticket_id}
+    messages.append(main)
+    return web.json_response(messages)
+
+
+async def get_rasa_status(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    bot = request.app[BOT]
+    return web.json_response({"status": "ok", "entries": len(bot.corpus.entries),
+                              "corpus_version": bot.corpus.version})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[METRICS]["registry"]
+    return web.Response(body=generate_latest(registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)
+
+
+def _static_file(name: str, content_type: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        path = STATIC / name
+        if not path.exists():
+            raise web.HTTPNotFound()
+        response = web.FileResponse(path, headers={"Content-Type": content_type})
+        if name == "widget.js":
+            # The widget is loaded by other sites' pages.
+            response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        return response
+
+    return handler
+
+
+def _make_metrics() -> dict[str, Any]:
+    registry = CollectorRegistry()
+    return {
+        "registry": registry,
+        "requests": Counter("faqbot_http_requests", "HTTP requests",
+                            ["method", "route", "status"], registry=registry),
+        "latency": Histogram("faqbot_http_request_seconds", "HTTP request latency",
+                             ["route"], registry=registry,
+                             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)),
+        "replies": Counter("faqbot_replies", "Replies by type (fallback and emergency "
+                           "included)", ["type"], registry=registry),
+    }
+
+
+def create_app(settings: Settings, bot: Bot, store: Store) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[errors_middleware, security_middleware, metrics_middleware],
+    )
+    app[SETTINGS] = settings
+    app[BOT] = bot
+    app[STORE] = store
+    app[LIMITER] = RateLimiter(settings.rate_limit)
+    app[METRICS] = _make_metrics()
+    app.router.add_post("/api/v1/messages", post_message)
+    app.router.add_post("/api/v1/feedback", post_feedback)
+    app.router.add_get("/api/v1/sessions/{session_id}/messages", get_staff_messages)
+    app.router.add_post("/webhooks/rest/webhook", post_rasa)
+    app.router.add_get("/webhooks/rest/", get_rasa_status)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/", _static_file("index.html", "text/html; charset=utf-8"))
+    app.router.add_get("/chat", _static_file("index.html", "text/html; charset=utf-8"))
+    app.router.add_get("/demo", _static_file("demo.html", "text/html; charset=utf-8"))
+    app.router.add_get("/widget.js", _static_file("widget.js", "text/javascript; charset=utf-8"))
+    app.router.add_static("/static/", STATIC)
+    from .staff import setup_staff
+
+    setup_staff(app)
+    return app
+
+
+def run(settings: Settings, sessions_url: str | None = None) -> None:
+    from ..assembly import build_bot
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    store = Store(settings.db_url)
+    bot = build_bot(settings, tickets=store)
+    app = create_app(settings, bot, store)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"faqbot ready: {len(bot.corpus.entries)} entries, corpus {bot.corpus.version}\n"
+          f"  chat page:     {base}/\n  staff console: {base}/staff\n"
+          f"  API:           POST {base}/api/v1/messages", flush=True)
+    # aiohttp finishes in-flight requests on SIGTERM/SIGINT within shutdown_timeout.
+    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=10,
+                print=None, access_log=None)
+    store.close()

@@ -1,0 +1,122 @@
+"""The OpenAPI 3 description of the public API, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain import PROCEDURES, REPLY_TYPES, TOPICS
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_NULLABLE_STRING = {"type": "string", "nullable": True}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(c): {"description": "error", **_json(_ERROR)} for c in codes}
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "faqbot patient FAQ API", "version": "1.0.0",
+             "description": "Answers patient questions about interventional procedures."},
+    "paths": {
+        "/api/v1/messages": {"post": {
+            "summary": "Send a patient message; get the bot's reply.",
+            "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/Message"})},
+            "responses": {"200": {"description": "the reply",
+                                  **_json({"$ref": "#/components/schemas/Reply"})},
+                          **_errors(400, 413, 415, 429)},
+        }},
+        "/api/v1/feedback": {"post": {
+            "summary": "Thumbs up or down on an answer; thumbs down opens a staff ticket.",
+            "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["session_id", "helpful"],
+                "properties": {"session_id": {"type": "string", "minLength": 1,
+                                              "maxLength": 128},
+                               "faq_id": {"type": "string", "maxLength": 128},
+                               "helpful": {"type": "boolean"},
+                               "comment": {"type": "string", "maxLength": 1000}}})},
+            "responses": {"200": {"description": "stored", **_json({
+                "type": "object", "required": ["ok", "ticket_id"],
+                "properties": {"ok": {"type": "boolean"}, "ticket_id": _NULLABLE_STRING}})},
+                **_errors(400, 413, 415, 429)},
+        }},
+        "/api/v1/sessions/{session_id}/messages": {"get": {
+            "summary": "Staff replies for a conversation, newer than `after`.",
+            "parameters": [
+                {"name": "session_id", "in": "path", "required": True,
+                 "schema": {"type": "string"}},
+                {"name": "after", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {"200": {"description": "messages", **_json({
+                "type": "object", "required": ["messages"],
+                "properties": {"messages": {"type": "array", "items": {
+                    "type": "object", "required": ["id", "text"],
+                    "properties": {"id": {"type": "integer"}, "text": {"type": "string"},
+                                   "ticket_id": {"type": "string"},
+                                   "created_at": {"type": "string"}}}}}})},
+                **_errors(400)},
+        }},
+        "/webhooks/rest/webhook": {"post": {
+            "summary": "Rasa REST channel.",
+            "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["message"],
+                "properties": {"sender": {"type": "string", "minLength": 1, "maxLength": 128},
+                               "message": {"type": "string", "minLength": 1,
+                                           "maxLength": 1000}}})},
+            "responses": {"200": {"description": "bot messages", **_json({
+                "type": "array", "items": {
+                    "type": "object", "required": ["recipient_id", "text"],
+                    "properties": {"recipient_id": {"type": "string"}, "text": {"type": "string"},
+                                   "buttons": {"type": "array", "items": {
+                                       "type": "object", "required": ["title", "payload"],
+                                       "properties": {"title": {"type": "string"},
+                                                      "payload": {"type": "string"}}}},
+                                   "custom": {"type": "object"}}}})},
+                **_errors(400, 401, 413, 415, 429)},
+        }},
+        "/webhooks/rest/": {"get": {"summary": "Rasa channel status.", "responses": {
+            "200": {"description": "ok", **_json({"type": "object", "required": ["status"],
+                                                  "properties": {"status": {"type": "string"}}})}}}},
+        "/healthz": {"get": {"summary": "Ready once the index is loaded.", "responses": {
+            "200": {"description": "ready", **_json({"type": "object", "required": ["status"],
+                                                     "properties": {"status": {"type": "string"},
+                                                                    "entries": {"type": "integer"},
+                                                                    "corpus_version": {
+                                                                        "type": "string"}}})}}}},
+    },
+    "components": {"schemas": {
+        "Message": {"type": "object", "required": ["text"], "properties": {
+            "session_id": {"type": "string", "minLength": 1, "maxLength": 128},
+            "text": {"type": "string", "minLength": 1, "maxLength": 1000}}},
+        "Suggestion": {"type": "object", "required": ["faq_id", "question"], "properties": {
+            "faq_id": {"type": "string"}, "question": {"type": "string"}}},
+        "Source": {"type": "object", "required": ["name", "url"], "properties": {
+            "name": {"type": "string"}, "url": {"type": "string"}}},
+        "Reply": {"type": "object",
+                  "required": ["session_id", "type", "text", "faq_id", "procedure", "topic",
+                               "confidence", "suggestions", "ticket_id"],
+                  "properties": {
+                      "session_id": {"type": "string"},
+                      "type": {"type": "string", "enum": list(REPLY_TYPES)},
+                      "text": {"type": "string"},
+                      "faq_id": _NULLABLE_STRING,
+                      "procedure": {"type": "string", "nullable": True,
+                                    "enum": [*PROCEDURES, None]},
+                      "topic": {"type": "string", "nullable": True, "enum": [*TOPICS, None]},
+                      "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                      "suggestions": {"type": "array",
+                                      "items": {"$ref": "#/components/schemas/Suggestion"}},
+                      "ticket_id": _NULLABLE_STRING,
+                      "corpus_version": _NULLABLE_STRING,
+                      "reason": _NULLABLE_STRING,
+                      "disclaimer": _NULLABLE_STRING,
+                      "sources": {"type": "array",
+                                  "items": {"$ref": "#/components/schemas/Source"}}}},
+        "Error": {"type": "object", "required": ["error", "status"], "properties": {
+            "error": {"type": "string"}, "status": {"type": "integer"}}},
+    }},
+}
