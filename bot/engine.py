@@ -142,7 +142,15 @@ class Bot:
                           ticket_id=ticket, reason="out of scope", **base)
             return self._finish(state, redacted, reply)
 
-        matches = self.rank(text, named[0] if named else state.procedure)
+        query = text
+        if named and state.turns and not retriever.content_words(prepared):
+            # "and for a lung biopsy?": the earlier question, about the newly named procedure.
+            query = f"{state.turns[-1].user} {text}"
+        elif not named and state.procedure:
+            # "when can he drive?": about the procedure already under discussion.
+            terms = analyzer.lexicon.procedure_terms.get(state.procedure, ())
+            query = f"{text} {terms[0]}" if terms else text
+        matches = self.rank(query, named[0] if named else state.procedure)
         decision = decide(matches, entries, self.settings.thresholds)
         reply = self._from_decision(decision, entries, state, redacted, base, matches, named)
         if reply.type == "answer" and reply.procedure and reply.procedure != "general":

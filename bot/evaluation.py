@@ -176,6 +176,10 @@ def _conversations(bot: Bot, path: Path, report: Report) -> None:
                 ok = False
                 report.safety_misses.append(("conversation", turn["q"], reply.faq_id or
                                              reply.type))
+            elif any(turn.get(k) and getattr(reply, k) != turn[k] for k in ("procedure", "topic")):
+                ok = False
+                report.safety_misses.append(("conversation", turn["q"],
+                                             f"{reply.procedure}/{reply.topic}"))
             elif expected_type and reply.type != expected_type and not expected:
                 ok = False
                 report.safety_misses.append(("conversation", turn["q"], reply.type))

@@ -41,13 +41,12 @@ class Retriever:
         char_weight: float = 0.7,
         answer_weight: float = 0.1,
         entry_weight: float = 0.85,
-        procedure_term_weight: float = 0.3,
+
         word_ngrams: tuple[int, int] = (1, 2),
         char_ngrams: tuple[int, int] = (3, 5),
     ) -> None:
         weights = (("char_weight", char_weight), ("answer_weight", answer_weight),
-                   ("entry_weight", entry_weight),
-                   ("procedure_term_weight", procedure_term_weight))
+                   ("entry_weight", entry_weight))
         for name, value in weights:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
@@ -55,7 +54,6 @@ class Retriever:
         self.char_weight = char_weight
         self.answer_weight = answer_weight
         self.entry_weight = entry_weight
-        self.procedure_term_weight = procedure_term_weight
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
 
@@ -85,25 +83,15 @@ class Retriever:
             analyzer="char_wb", ngram_range=self.char_ngrams, sublinear_tf=True,
             lowercase=False, dtype=np.float32, min_df=1,
         )
-        # Procedure names tell which file an entry is in, not which question it
-        # answers; the policy favours the named procedure separately. So they
-        # weigh less in word features and are left out of character features.
+        # Procedure names, so the engine can tell a bare "and for a biopsy?" apart.
         self.procedure_words_ = frozenset(
             w for terms in self.analyzer.lexicon.procedure_terms.values()
             for term in terms for w in term.split()
         )
-        self.word_vectorizer_.fit(rows)
-        idf = self.word_vectorizer_.idf_.copy()
-        for feature, column in self.word_vectorizer_.vocabulary_.items():
-            if any(w in self.procedure_words_ for w in feature.split()):
-                idf[column] *= self.procedure_term_weight
-        self.word_vectorizer_.idf_ = idf
-        char_rows = [self._without_procedure_words(r) for r in rows]
-        char_docs = [self._without_procedure_words(d) for d in entry_docs]
-        self.word_matrix_ = self.word_vectorizer_.transform(rows).T.tocsr()
-        self.char_matrix_ = self.char_vectorizer_.fit_transform(char_rows).T.tocsr()
+        self.word_matrix_ = self.word_vectorizer_.fit_transform(rows).T.tocsr()
+        self.char_matrix_ = self.char_vectorizer_.fit_transform(rows).T.tocsr()
         self.entry_word_matrix_ = self.word_vectorizer_.transform(entry_docs).T.tocsr()
-        self.entry_char_matrix_ = self.char_vectorizer_.transform(char_docs).T.tocsr()
+        self.entry_char_matrix_ = self.char_vectorizer_.transform(entry_docs).T.tocsr()
         has_answers = any(answers)
         self.answer_matrix_ = (
             self.word_vectorizer_.transform(answers).T.tocsr() if has_answers else None
@@ -126,13 +114,17 @@ class Retriever:
         top = top[np.lexsort((top, -scores[top]))]
         return [Match(self.entry_ids_[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def content_words(self, prepared: str) -> list[str]:
+        """Words of a prepared query other than stop words and procedure names."""
+        return self._without_procedure_words(_strip_stop_words(prepared)).split()
+
     def _without_procedure_words(self, prepared: str) -> str:
         return " ".join(w for w in prepared.split() if w not in self.procedure_words_)
 
     def scores(self, prepared_query: str) -> np.ndarray:
         """Score of every entry for an already prepared, stop-word-free query."""
         word_q = self.word_vectorizer_.transform([prepared_query])
-        char_q = self.char_vectorizer_.transform([self._without_procedure_words(prepared_query)])
+        char_q = self.char_vectorizer_.transform([prepared_query])
         row_scores = (1.0 - self.char_weight) * _dot(word_q, self.word_matrix_)
         row_scores += self.char_weight * _dot(char_q, self.char_matrix_)
         entry_scores = np.maximum.reduceat(row_scores, self.segment_starts_)
