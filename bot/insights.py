@@ -18,7 +18,9 @@ SIMILARITY = 70
 TOP = 10
 
 
-def group_messages(tickets: list[dict[str, Any]], threshold: int = SIMILARITY) -> list[dict[str, Any]]:
+def group_messages(
+    tickets: list[dict[str, Any]], threshold: int = SIMILARITY
+) -> list[dict[str, Any]]:
     """Greedy grouping: each message joins the first group whose example it resembles."""
     groups: list[dict[str, Any]] = []
     for ticket in tickets:
