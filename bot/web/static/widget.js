@@ -137,7 +137,18 @@
   var root = host.attachShadow({ mode: "open" });
 
   var link = el("link", { rel: "stylesheet", href: new URL("/static/widget.css", scriptUrl).href });
-  function reveal() { host.style.visibility = ""; }
+  // Work that needs the widget visible (focus) waits until it is revealed.
+  var revealed = false;
+  var afterReveal = [];
+  function reveal() {
+    if (revealed) return;
+    revealed = true;
+    host.style.visibility = "";
+    afterReveal.splice(0).forEach(function (fn) { fn(); });
+  }
+  function whenRevealed(fn) {
+    if (revealed) fn(); else afterReveal.push(fn);
+  }
   link.addEventListener("load", reveal);
   link.addEventListener("error", reveal);
   setTimeout(reveal, 3000);
@@ -493,7 +504,9 @@
     renderAll();
     if (mode === "page") {
       open(false);
-      if (ds.autofocus !== "false") input.focus({ preventScroll: true });
+      if (ds.autofocus !== "false") {
+        whenRevealed(function () { input.focus({ preventScroll: true }); });
+      }
     } else if (state.open) {
       open(false);
     }

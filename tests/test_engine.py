@@ -1,0 +1,123 @@
+"""The conversation engine: intents, policy, context, disclaimers, tickets, eval floors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import load_settings
+from bot.evaluation import run_evaluation
+from bot.policy import Thresholds, decide
+from bot.domain import FaqEntry, Match
+from tests.conftest import TESTS, load_data
+
+
+def test_disclaimer_only_on_first_turn(fresh_bot) -> None:  # type: ignore[no-untyped-def]
+    first = fresh_bot.reply("what is kyphoplasty", "d1")
+    second = fresh_bot.reply("when can i drive", "d1")
+    assert first.disclaimer and "not medical advice" in first.disclaimer
+    assert second.disclaimer is None
+
+
+def test_answer_carries_entry_and_corpus_version(fresh_bot) -> None:  # type: ignore[no-untyped-def]
+    reply = fresh_bot.reply("when can i drive after kyfoplasty", "a1")
+    assert reply.type == "answer"
+    assert reply.faq_id == "vert-recovery-driving"
+    assert reply.procedure == "vertebroplasty-kyphoplasty" and reply.topic == "recovery"
+    assert reply.corpus_version == fresh_bot.corpus.version
+    assert reply.suggestions and all(s.faq_id in fresh_bot.corpus.by_id
+                                     for s in reply.suggestions)
+
+
+def test_context_carries_to_follow_up(fresh_bot) -> None:  # type: ignore[no-untyped-def]
+    fresh_bot.reply("my husband is having a stent put in", "c1")
+    reply = fresh_bot.reply("when can he drive afterwards", "c1")
+    assert reply.faq_id == "angio-recovery-driving"
+
+
+def test_named_procedure_overrides_remembered_one(fresh_bot) -> None:  # type: ignore[no-untyped-def]
+    fresh_bot.reply("what is kyphoplasty", "c2")
+    reply = fresh_bot.reply("when can i drive after a uterine fibroid embolization", "c2")
+    assert reply.procedure == "uterine-fibroid-embolization"
+    assert fresh_bot.sessions.load("c2").procedure == "uterine-fibroid-embolization"
+
+
+def test_handoff_opens_ticket_with_summary(fresh_bot) -> None:  # type: ignore[no-untyped-def]
+    fresh_bot.reply("what is kyphoplasty", "h1")
+    reply = fresh_bot.reply("can i talk to a nurse please", "h1")
+    assert reply.type == "handoff" and reply.ticket_id
+    ticket = fresh_bot.tickets.tickets[-1]
+    assert ticket["kind"] == "handoff"
+    assert "vertebroplasty-kyphoplasty" in ticket["summary"]
+
+
+def test_fallback_queues_redacted_question(fresh_bot) -> None:  # type: ignore[no-untyped-def]
+    reply = fresh_bot.reply("my name is Mary Jones, what's the weather tomorrow", "f1")
+    assert reply.type == "fallback" and reply.ticket_id
+    ticket = fresh_bot.tickets.tickets[-1]
+    assert "Mary" not in ticket["message"] and "[NAME]" in ticket["message"]
+
+
+def test_session_turns_are_redacted(fresh_bot) -> None:  # type: ignore[no-untyped-def]
+    fresh_bot.reply("call me on 555-123-4567 about my stent", "r1")
+    state = fresh_bot.sessions.load("r1")
+    assert all("555-123-4567" not in t.user for t in state.turns)
+
+
+@pytest.mark.parametrize("group", ["greeting", "thanks", "goodbye"])
+def test_smalltalk(fresh_bot, group: str) -> None:  # type: ignore[no-untyped-def]
+    for number, text in enumerate(load_data("smalltalk.yaml")[group]):
+        assert fresh_bot.reply(text, f"s{number}").type == "smalltalk", text
+
+
+def test_gibberish_falls_back(fresh_bot) -> None:  # type: ignore[no-untyped-def]
+    assert fresh_bot.reply("qwxz vbnm", "g").type == "fallback"
+
+
+def entry(entry_id: str, topic: str = "recovery", question: str = "When can I drive?") -> FaqEntry:
+    return FaqEntry(entry_id, question, "answer", "general", topic)
+
+
+def test_policy_clarifies_when_top_two_are_close() -> None:
+    entries = {"a": entry("a"), "b": entry("b"), "c": entry("c")}
+    decision = decide([Match("a", 0.8), Match("b", 0.79), Match("c", 0.2)], entries, Thresholds())
+    assert decision.type == "clarify"
+    assert [m.faq_id for m in decision.suggestions] == ["a", "b"]
+
+
+def test_policy_is_stricter_on_risky_topics() -> None:
+    thresholds = Thresholds(answer=0.45, risky_answer=0.6)
+    plain = {"a": entry("a")}
+    risky = {"a": entry("a", topic="warning-signs")}
+    assert decide([Match("a", 0.5)], plain, thresholds).type == "answer"
+    assert decide([Match("a", 0.5)], risky, thresholds).type == "fallback"
+    medicine = {"a": entry("a", question="Should I stop my blood thinner?")}
+    assert decide([Match("a", 0.5)], medicine, thresholds).type == "fallback"
+
+
+def test_policy_falls_back_below_threshold() -> None:
+    assert decide([Match("a", 0.2)], {"a": entry("a")}, Thresholds()).type == "fallback"
+    assert decide([], {}, Thresholds()).type == "fallback"
+
+
+def test_invalid_threshold_is_rejected() -> None:
+    with pytest.raises(ValueError, match="answer"):
+        Thresholds(answer=1.5)
+
+
+def test_evaluation_floors() -> None:
+    """Floors on the harness figures; the README shows the current values."""
+    report = run_evaluation(load_settings(environ={}), TESTS)
+    figures = report.figures
+    print(report.summary())
+    assert figures["questions"] >= 150
+    assert figures["top1_accuracy"] >= 0.62
+    assert figures["top1_accuracy"] > figures["bm25_top1_accuracy"]
+    assert figures["top3_recall"] >= 0.82
+    assert figures["answer_precision"] >= 0.8
+    assert figures["emergency_recall"] == 1.0
+    assert figures["false_emergency_rate"] == 0.0
+    assert figures["out_of_scope_declined"] >= 0.9
+    assert figures["handoff_recall"] >= 0.95
+    assert figures["smalltalk_recall"] >= 0.95
+    assert figures["conversations_passed"] == 1.0
+    assert set(report.per_procedure) >= {"general", "angioplasty-stenting"}
