@@ -168,7 +168,9 @@ def staff_draft(question: str, answer: str, topic: str, alternates: list[str],
     return {
         "topic": topic,
         "question": question.strip(),
-        "alternates": [a for a in alternates if normalise(a) != normalise(question)],
+        # The patient's own wording stays as an alternate even when the question
+        # repeats it: the next patient is likely to type it the same way.
+        "alternates": [" ".join(a.split()) for a in alternates if normalise(a)],
         "answer": answer.strip(),
         "owner": "Staff draft",
         "reviewed": today,

@@ -213,11 +213,12 @@ def test_full_page_conversation(server: LiveServer, page: Any) -> None:
 
     # Care-team replies are polled and labelled.
     ticket = handoff.locator(".ref").inner_text().removeprefix("Reference: ").strip()
-    assert server.store.reply_to_ticket(ticket, "Hello, this is Nurse Kim. <b>Call us</b>.", "kim")
+    staff_text = "Hello, this is Nurse Kim. <b>Call us</b>."
+    assert server.store.reply_to_ticket(ticket, staff_text, "kim")
     staff = page.locator(".msg.staff")
     sync_api.expect(staff).to_have_count(1, timeout=20000)
     sync_api.expect(staff.locator(".who")).to_have_text("Care team")
-    sync_api.expect(staff.locator(".text")).to_have_text("Hello, this is Nurse Kim. <b>Call us</b>.")
+    sync_api.expect(staff.locator(".text")).to_have_text(staff_text)
 
     # A reload keeps the conversation.
     count = page.locator(".msg").count()
@@ -329,6 +330,7 @@ def test_screenshots(server: LiveServer, browser: Any) -> None:
             if name == "chat-page.png":
                 ask(page, "crushing chest pain right now")
             page.locator("#faqbot-input").blur()
+            page.evaluate("() => window.scrollTo(0, 0)")
             page.screenshot(path=str(SHOTS / name))
             assert (SHOTS / name).stat().st_size > 10_000
         finally:

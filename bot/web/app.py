@@ -39,6 +39,10 @@ METRICS = web.AppKey("metrics", dict)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class FieldTooLong(web.HTTPRequestEntityTooLarge):
+    """A field over its length limit, as opposed to a body over the size limit."""
+
+
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, "status": status}, status=status,
                              headers=extra.get("headers"))
@@ -52,12 +56,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     """Every error is JSON with a 4xx/5xx code; nothing leaks a traceback."""
     try:
         return await handler(request)
-    except web.HTTPRequestEntityTooLarge:
-        return json_error(413, "request body too large")
+    except web.HTTPRequestEntityTooLarge as exc:
+        return json_error(413, exc.reason if isinstance(exc, FieldTooLong) else
+                          "request body too large")
     except web.HTTPException as exc:
         if exc.status < 400 or not _is_api(request):
             raise
-        return json_error(exc.status, exc.reason or "error")
+        headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow")}
+        return json_error(exc.status, exc.reason or "error", headers=headers)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -148,7 +154,7 @@ def text_field(data: dict[str, Any], name: str, settings: Settings, *, required:
     if required and not value.strip():
         raise web.HTTPBadRequest(reason=f"'{name}' must not be empty")
     if len(value) > settings.max_message_chars:
-        raise web.HTTPRequestEntityTooLarge(
+        raise FieldTooLong(
             max_size=settings.max_message_chars, actual_size=len(value),
             reason=f"'{name}' is longer than {settings.max_message_chars} characters")
     return value

@@ -164,8 +164,9 @@
   if (mode === "widget") {
     launcher = el("button", {
       type: "button", className: "launcher", "aria-expanded": "false",
-      "aria-controls": panelId, "aria-label": "Open chat: " + title,
-    }, [svgIcon(ICON_CHAT, 26), el("span", { className: "launcher-text", text: "Questions?" })]);
+      "aria-controls": panelId,
+    }, [svgIcon(ICON_CHAT, 26), el("span", { className: "launcher-text", text: "Questions?" }),
+        el("span", { className: "visually-hidden", text: " Chat: " + title })]);
     wrapper.appendChild(launcher);
   }
 
@@ -178,7 +179,7 @@
   var header = el("div", { className: "header" }, [
     el("div", { className: "title-wrap" }, [
       el("h2", { className: "title", id: titleId, text: title }),
-      el("p", { className: "subtitle", text: "Automated answers · care team replies in working hours" }),
+      el("p", { className: "subtitle", text: "Automated answers · staff reply in office hours" }),
     ]),
     el("div", { className: "header-actions" }, [staffBtn, closeBtn]),
   ]);
@@ -203,7 +204,7 @@
   var panel = el("section", {
     className: "panel", id: panelId, "aria-labelledby": titleId,
     role: mode === "widget" ? "dialog" : "region",
-  }, [header, disclaimer, log, typing, form]);
+  }, [header, log, typing, form]);
   if (mode === "widget") panel.hidden = true;
   wrapper.appendChild(panel);
 
@@ -302,6 +303,8 @@
 
   function renderAll() {
     while (log.firstChild) log.removeChild(log.firstChild);
+    // The disclaimer opens the conversation and scrolls away with it.
+    log.appendChild(disclaimer);
     state.items.forEach(function (item, i) { log.appendChild(renderItem(item, i)); });
     renderDisclaimer();
     scrollToEnd();
