@@ -97,6 +97,14 @@ SETTINGS: tuple[Setting, ...] = (
             "plain-HTTP local use).", _bool),
     Setting("notify_url", "", "Incoming-webhook URL (Slack/Teams style) told about "
             "handoff and emergency tickets."),
+    Setting("chatwoot_url", "", "Chatwoot base URL (e.g. https://chat.example.org) the "
+            "Chatwoot agent bot replies through."),
+    Setting("chatwoot_bot_token", "", "Chatwoot Agent Bot access token, sent as the "
+            "api_access_token header on replies."),
+    Setting("chatwoot_webhook_token", "", "Shared token Chatwoot must send (?token= or "
+            "X-Faqbot-Token) to POST /channels/chatwoot; empty disables the channel."),
+    Setting("dialogflow_token", "", "Token Dialogflow ES fulfillment must send (Bearer, "
+            "basic-auth password or X-Faqbot-Token); empty accepts unauthenticated calls."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

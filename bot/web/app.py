@@ -335,8 +335,10 @@ def create_app(settings: Settings, bot: Bot, store: Store) -> web.Application:
     app.router.add_get("/demo", _static_file("demo.html", "text/html; charset=utf-8"))
     app.router.add_get("/widget.js", _static_file("widget.js", "text/javascript; charset=utf-8"))
     app.router.add_static("/static/", STATIC)
+    from .channels import setup_channels
     from .staff import setup_staff
 
+    setup_channels(app)
     setup_staff(app)
     return app
 

@@ -1,0 +1,315 @@
+"""Chatwoot agent bot: `POST /channels/chatwoot`.
+
+Chatwoot posts agent-bot webhook events here. Incoming patient messages in a
+conversation still "pending" (the bot's turn) go through the shared engine
+path; the reply goes back through Chatwoot's REST API in a background task,
+so Chatwoot gets its 200 at once. On a handoff, fallback or emergency the bot
+also leaves a private note for the agents and opens the conversation, which
+hands it to the humans: from then on ("open") the bot stays out of it.
+
+A handoff is never lost: the engine has already written the ticket to the
+store before anything is sent, and if Chatwoot cannot be reached after the
+retries, the failure is recorded on that ticket (`notify_error`), where the
+staff console shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ...domain import Reply
+from ..app import SETTINGS, STORE, answer, json_error
+
+log = logging.getLogger("faqbot.chatwoot")
+
+# Chatwoot payloads carry the whole conversation object; allow more than the
+# patient-facing API's body limit, but not without bound.
+MAX_EVENT_BYTES = 256 * 1024
+HANDED_OVER = ("handoff", "fallback", "emergency")
+WEB_WIDGET = "Channel::WebWidget"
+
+
+class Undeliverable(Exception):
+    """Chatwoot's API refused or could not be reached, after the retries."""
+
+
+@dataclass
+class ChatwootState:
+    """Per-app state: HTTP client, background deliveries, recent delivery ids."""
+
+    http: aiohttp.ClientSession | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    seen: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    remember: int = 1000
+    tries: int = 4
+    backoff: float = 0.2  # seconds; doubles after each failed try
+    timeout: float = 10.0  # seconds per call
+
+    def is_duplicate(self, key: str) -> bool:
+        return key in self.seen
+
+    def mark_seen(self, key: str) -> None:
+        self.seen[key] = None
+        self.seen.move_to_end(key)
+        while len(self.seen) > self.remember:
+            self.seen.popitem(last=False)
+
+
+CHATWOOT = web.AppKey("chatwoot", ChatwootState)
+
+
+def setup_chatwoot(app: web.Application) -> None:
+    app[CHATWOOT] = ChatwootState()
+    app.router.add_post("/channels/chatwoot", post_chatwoot)
+    app.cleanup_ctx.append(_client_ctx)
+
+
+async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
+    state = app[CHATWOOT]
+    state.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=state.timeout))
+    try:
+        yield
+    finally:
+        # Let replies and handoffs in flight finish before the client closes.
+        try:
+            await asyncio.wait_for(wait_for_deliveries(app), timeout=30)
+        except TimeoutError:
+            log.error("chatwoot: deliveries still pending at shutdown were cancelled")
+            for task in list(state.tasks):
+                task.cancel()
+            await asyncio.gather(*state.tasks, return_exceptions=True)
+        await state.http.close()
+        state.http = None
+
+
+async def wait_for_deliveries(app: web.Application) -> None:
+    """Wait until every background delivery to Chatwoot has finished (tests, shutdown)."""
+    state = app[CHATWOOT]
+    while state.tasks:
+        await asyncio.gather(*list(state.tasks), return_exceptions=True)
+
+
+# ------------------------------------------------------------------ webhook
+
+
+def _ignored(reason: str) -> web.Response:
+    return web.json_response({"ignored": reason})
+
+
+async def _read_event(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_EVENT_BYTES,
+                                            actual_size=request.content_length)
+    raw = await request.content.read(MAX_EVENT_BYTES + 1)
+    if len(raw) > MAX_EVENT_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_EVENT_BYTES, actual_size=len(raw))
+    if not raw:
+        raise web.HTTPBadRequest(reason="empty body; send a JSON object")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(reason="malformed JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(reason="expected a JSON object")
+    return data
+
+
+def _id(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise web.HTTPBadRequest(reason=f"'{name}' must be a number")
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
+        return int(value)
+    raise web.HTTPBadRequest(reason=f"'{name}' must be a number")
+
+
+def _check_token(request: web.Request) -> web.Response | None:
+    settings = request.app[SETTINGS]
+    expected = settings.chatwoot_webhook_token
+    if not expected or not settings.chatwoot_url or not settings.chatwoot_bot_token:
+        return json_error(503, "chatwoot not configured")
+    given = request.query.get("token") or request.headers.get("X-Faqbot-Token") or ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return json_error(401, "bad or missing chatwoot token")
+    return None
+
+
+async def post_chatwoot(request: web.Request) -> web.Response:
+    refused = _check_token(request)
+    if refused is not None:
+        return refused
+    data = await _read_event(request)
+    state = request.app[CHATWOOT]
+    settings = request.app[SETTINGS]
+
+    event = data.get("event")
+    if event != "message_created":
+        return _ignored(f"event {event!s:.40}")
+    # Webhooks say "incoming"; some Chatwoot versions send the enum's number (0).
+    message_type = data.get("message_type")
+    if message_type not in ("incoming", 0):
+        return _ignored("not an incoming message")
+    if data.get("private"):
+        return _ignored("private note")
+    conversation = data.get("conversation")
+    account = data.get("account")
+    if not isinstance(conversation, dict) or not isinstance(account, dict):
+        raise web.HTTPBadRequest(reason="'conversation' and 'account' objects are required")
+    status = conversation.get("status")
+    if status != "pending":
+        # Once a conversation is open, the humans own it; the bot keeps out.
+        return _ignored(f"conversation is {status!s:.20}")
+    account_id = _id(account.get("id"), "account.id")
+    conversation_id = _id(conversation.get("id"), "conversation.id")
+
+    delivery = request.headers.get("X-Chatwoot-Delivery")
+    message_id = data.get("id")
+    keys = [f"delivery:{delivery}"] if delivery else []
+    if message_id is not None:
+        keys.append(f"message:{account_id}:{message_id}")
+    if any(state.is_duplicate(k) for k in keys):
+        return _ignored("duplicate delivery")
+
+    content = data.get("content")
+    if not isinstance(content, str) or not content.strip():
+        return _ignored("no text content")
+    channel = conversation.get("channel")
+    session_id = f"chatwoot-{account_id}-{conversation_id}"
+    if len(content) > settings.max_message_chars:
+        # Too long for the engine; hand the conversation to the humans instead of dropping it.
+        plan = _too_long_plan(settings.max_message_chars)
+        reply_type, ticket_id = "too_long", None
+    else:
+        reply = await answer(request, content, session_id)
+        plan = _plan(reply, channel)
+        reply_type, ticket_id = reply.type, reply.ticket_id
+    for key in keys:
+        state.mark_seen(key)
+
+    base = (f"{settings.chatwoot_url.rstrip('/')}/api/v1/accounts/{account_id}"
+            f"/conversations/{conversation_id}")
+    task = asyncio.create_task(_deliver(request.app, base, plan, ticket_id))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+    return web.json_response({"ok": True, "session_id": session_id, "type": reply_type,
+                              "ticket_id": ticket_id})
+
+
+# ----------------------------------------------------------------- outbound
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str  # under the conversation's URL: "/messages" or "/toggle_status"
+    body: dict[str, Any]
+    what: str  # for logs and the ticket's notify_error
+
+
+def _message(text: str) -> dict[str, Any]:
+    return {"content": text, "message_type": "outgoing"}
+
+
+def _plan(reply: Reply, channel: Any) -> list[Call]:
+    calls: list[Call] = []
+    if reply.disclaimer:
+        calls.append(Call("/messages", _message(reply.disclaimer), "disclaimer"))
+    questions = [s.question for s in reply.suggestions]
+    if questions and channel in (WEB_WIDGET, None):
+        calls.append(Call("/messages", {
+            **_message(reply.text), "content_type": "input_select",
+            "content_attributes": {"items": [{"title": q, "value": q} for q in questions]},
+        }, "reply"))
+    elif questions:
+        # Option buttons render only in the website widget; elsewhere list them.
+        listed = "\n".join(f"- {q}" for q in questions)
+        calls.append(Call("/messages", _message(f"{reply.text}\n{listed}"), "reply"))
+    else:
+        calls.append(Call("/messages", _message(reply.text), "reply"))
+    if reply.type in HANDED_OVER:
+        calls.append(Call("/messages", {"content": _note(reply), "message_type": "outgoing",
+                                        "private": True}, "private note"))
+        calls.append(Call("/toggle_status", {"status": "open"}, "toggle_status"))
+    return calls
+
+
+def _too_long_plan(limit: int) -> list[Call]:
+    return [
+        Call("/messages", _message(
+            f"That message is longer than I can read (over {limit} characters). I've passed "
+            "this conversation to our team."), "reply"),
+        Call("/messages", {"content": "FAQ bot: the patient's message was too long for the "
+                           "bot to read; no ticket was opened. Please read it above.",
+                           "message_type": "outgoing", "private": True}, "private note"),
+        Call("/toggle_status", {"status": "open"}, "toggle_status"),
+    ]
+
+
+def _note(reply: Reply) -> str:
+    heading = {"emergency": "URGENT: possible emergency",
+               "handoff": "Patient asked for a person",
+               "fallback": "Bot could not answer"}[reply.type]
+    lines = [f"FAQ bot: {heading}.", f"Reply type: {reply.type}."]
+    if reply.ticket_id:
+        lines.append(f"Bot ticket: {reply.ticket_id}.")
+    if reply.procedure:
+        lines.append(f"Procedure: {reply.procedure}.")
+    if reply.reason:
+        lines.append(f"Reason: {reply.reason}.")
+    if reply.suggestions:
+        lines.append("Closest FAQ entries: " + ", ".join(s.faq_id for s in reply.suggestions)
+                     + ".")
+    lines.append("The conversation is now open for the team; the bot will not reply again "
+                 "while it is open.")
+    return "\n".join(lines)
+
+
+async def _deliver(app: web.Application, base: str, plan: list[Call],
+                   ticket_id: str | None) -> None:
+    """Send every call in order; a failed one does not stop the rest (the toggle matters)."""
+    failures: list[str] = []
+    for call in plan:
+        try:
+            await _send(app, base + call.path, call.body)
+        except Undeliverable as exc:
+            failures.append(f"{call.what}: {exc}")
+            log.error("chatwoot: %s failed for %s: %s", call.what, base, exc)
+    if failures and ticket_id:
+        try:
+            app[STORE].set_notify_error(ticket_id, "chatwoot: " + "; ".join(failures))
+        except Exception:  # the store is down too: the log is all that is left
+            log.exception("chatwoot: could not record delivery failure on %s", ticket_id)
+
+
+async def _send(app: web.Application, url: str, body: dict[str, Any]) -> None:
+    state = app[CHATWOOT]
+    settings = app[SETTINGS]
+    if state.http is None:
+        raise Undeliverable("HTTP client not running")
+    headers = {"api_access_token": settings.chatwoot_bot_token}
+    delay = state.backoff
+    error = "no attempt made"
+    for attempt in range(1, state.tries + 1):
+        try:
+            async with state.http.post(url, json=body, headers=headers) as response:
+                if response.status < 300:
+                    return
+                error = f"HTTP {response.status}"
+                if response.status != 429 and response.status < 500:
+                    raise Undeliverable(error)  # a 4xx will not get better by retrying
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]
+        if attempt < state.tries:
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise Undeliverable(f"{error} after {state.tries} tries")

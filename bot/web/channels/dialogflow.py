@@ -1,0 +1,101 @@
+"""Dialogflow ES fulfillment: `POST /channels/dialogflow`.
+
+Dialogflow calls this webhook for intents with fulfillment enabled (usually the
+Default Fallback Intent) with a WebhookRequest; we answer with a
+WebhookResponse. The Dialogflow `session` string is the bot's session id, so
+context carries from turn to turn. Handoff and emergency replies are flagged in
+`payload.faqbot` for the integration to act on; the ticket is already in the
+store either way.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from ..app import SETTINGS, answer, check_rate, read_json, text_field
+
+
+def setup_dialogflow(app: web.Application) -> None:
+    app.router.add_post("/channels/dialogflow", post_dialogflow)
+
+
+def _presented_tokens(request: web.Request) -> list[str]:
+    tokens = []
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        tokens.append(value.strip())
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        _, _, password = decoded.partition(":")
+        tokens.append(password)
+    if "X-Faqbot-Token" in request.headers:
+        tokens.append(request.headers["X-Faqbot-Token"])
+    return tokens
+
+
+def _check_auth(request: web.Request) -> None:
+    expected = request.app[SETTINGS].dialogflow_token
+    if not expected:
+        # Open to anyone, like the public JSON API, so rate-limited like it.
+        check_rate(request)
+        return
+    if not any(hmac.compare_digest(t.encode(), expected.encode())
+               for t in _presented_tokens(request)):
+        raise web.HTTPUnauthorized(reason="bad or missing dialogflow token",
+                                   headers={"WWW-Authenticate": 'Basic realm="faqbot"'})
+
+
+def _session(data: dict[str, Any]) -> str:
+    session = data.get("session")
+    if not isinstance(session, str) or not session.strip() or not session.isprintable():
+        raise web.HTTPBadRequest(reason="'session' is required and must be a string")
+    if len(session) <= 128:
+        return session
+    # The store keeps 128 characters; a long session path is shortened, stably.
+    return "dialogflow-" + hashlib.sha256(session.encode()).hexdigest()[:40]
+
+
+async def post_dialogflow(request: web.Request) -> web.Response:
+    _check_auth(request)
+    data = await read_json(request)
+    query = data.get("queryResult")
+    if not isinstance(query, dict):
+        raise web.HTTPBadRequest(reason="'queryResult' object is required")
+    text = text_field(query, "queryText", request.app[SETTINGS], required=True)
+    session = _session(data)
+    reply = await answer(request, text, session)
+
+    messages: list[dict[str, Any]] = []
+    if reply.disclaimer:
+        messages.append({"text": {"text": [reply.disclaimer]}})
+    messages.append({"text": {"text": [reply.text]}})
+    if reply.suggestions:
+        title = ("Did you mean:" if reply.type in ("clarify", "fallback")
+                 else "You might also ask:")
+        messages.append({"quickReplies": {
+            "title": title, "quickReplies": [s.question for s in reply.suggestions]}})
+    full_text = f"{reply.disclaimer}\n\n{reply.text}" if reply.disclaimer else reply.text
+    return web.json_response({
+        "fulfillmentText": full_text,
+        "fulfillmentMessages": messages,
+        "source": "faqbot",
+        "payload": {"faqbot": {
+            "type": reply.type,
+            "faq_id": reply.faq_id,
+            "ticket_id": reply.ticket_id,
+            "handoff": reply.type in ("handoff", "fallback", "emergency"),
+            "emergency": reply.type == "emergency",
+            "suggestions": [{"faq_id": s.faq_id, "question": s.question}
+                            for s in reply.suggestions],
+        }},
+    })
