@@ -15,12 +15,11 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": 
 
 # Contractions are expanded rather than dropped: "can't" must keep its "not",
 # or a negation ("I can't breathe" vs "I can breathe") would be lost.
-_CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+_APOSTROPHE_FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), repl)
     for pattern, repl in (
         (r"\bwon't\b", "will not"),
         (r"\bcan't\b", "can not"),
-        (r"\bcannot\b", "can not"),
         (r"\bshan't\b", "shall not"),
         (r"\bain't\b", "is not"),
         (r"n't\b", " not"),
@@ -31,20 +30,15 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"'d\b", " would"),
         (r"\b(it|that|what|there|here|who|where|how|he|she)'s\b", r"\1 is"),
         (r"'s\b", ""),
-        # Apostrophe-less forms as typed on phones.
-        (r"\bcant\b", "can not"),
-        (r"\bwont\b", "will not"),
-        (r"\bdont\b", "do not"),
-        (r"\bdoesnt\b", "does not"),
-        (r"\bdidnt\b", "did not"),
-        (r"\bisnt\b", "is not"),
-        (r"\bhavent\b", "have not"),
-        (r"\bhasnt\b", "has not"),
-        (r"\bwasnt\b", "was not"),
-        (r"\bim\b", "i am"),
-        (r"\bive\b", "i have"),
     )
 )
+# The same words as typed on phones, without the apostrophe.
+_BARE_FORMS = {
+    "cannot": "can not", "cant": "can not", "wont": "will not", "dont": "do not",
+    "doesnt": "does not", "didnt": "did not", "isnt": "is not", "havent": "have not",
+    "hasnt": "has not", "wasnt": "was not", "im": "i am", "ive": "i have",
+}
+_BARE = re.compile(r"\b(" + "|".join(_BARE_FORMS) + r")\b")
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -55,12 +49,17 @@ def normalise(text: str) -> str:
 
     Returns words separated by single spaces; digits are kept ("y90", "24 hours").
     """
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
-    text = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
-    for pattern, repl in _CONTRACTIONS:
-        text = pattern.sub(repl, text)
+    if text.isascii():
+        text = text.replace("`", "'").lower()
+    else:
+        text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+        text = "".join(
+            ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+        )
+    if "'" in text:
+        for pattern, repl in _APOSTROPHE_FORMS:
+            text = pattern.sub(repl, text)
+    text = _BARE.sub(lambda m: _BARE_FORMS[m.group(1)], text)
     return _NON_WORD.sub(" ", text).strip()
 
 

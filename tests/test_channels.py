@@ -1,0 +1,418 @@
+"""Channel adapters: the Chatwoot agent bot against a fake Chatwoot API, and
+Dialogflow ES fulfillment, replaying real-shaped payloads from tests/fixtures."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.assembly import build_bot
+from bot.config import load_settings
+from bot.store import Store
+from bot.web.app import create_app
+from bot.web.channels import CHATWOOT, wait_for_deliveries
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+HOOK_TOKEN = "hook-token-123"
+BOT_TOKEN = "bot-token-456"
+DF_TOKEN = "df-token-789"
+
+
+def fixture(kind: str, name: str, **changes: Any) -> dict[str, Any]:
+    data = json.loads((FIXTURES / kind / f"{name}.json").read_text(encoding="utf-8"))
+    data.update(changes)
+    return data
+
+
+def make_app(tmp_path: Path, **overrides: Any):  # type: ignore[no-untyped-def]
+    settings = load_settings(environ={}).replace(
+        db=f"sqlite:///{tmp_path / 'channels.db'}", **{"rate_limit": 0, **overrides})
+    store = Store(settings.db_url)
+    return create_app(settings, build_bot(settings, tickets=store), store), store
+
+
+# ------------------------------------------------------------ fake Chatwoot
+
+
+class FakeChatwoot:
+    """Chatwoot's REST API, as far as the bot uses it; records every call."""
+
+    def __init__(self) -> None:
+        self.attempts: list[dict[str, Any]] = []
+        self.delivered: list[dict[str, Any]] = []
+        self.fail = 0.0  # refuse this many calls (math.inf: all of them)
+        self.fail_status = 500
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        call = {"path": request.path, "token": request.headers.get("api_access_token"),
+                "body": await request.json()}
+        self.attempts.append(call)
+        if self.fail > 0:
+            self.fail -= 1
+            return web.json_response({"error": "boom"}, status=self.fail_status)
+        self.delivered.append(call)
+        return web.json_response({"id": len(self.delivered)})
+
+    def messages(self, *, private: bool = False) -> list[dict[str, Any]]:
+        return [c["body"] for c in self.delivered if c["path"].endswith("/messages")
+                and bool(c["body"].get("private")) == private]
+
+    def toggles(self) -> list[dict[str, Any]]:
+        return [c for c in self.delivered if c["path"].endswith("/toggle_status")]
+
+
+@pytest.fixture
+async def fake(aiohttp_server) -> FakeChatwoot:  # type: ignore[no-untyped-def]
+    fake = FakeChatwoot()
+    api = web.Application()
+    api.router.add_post(
+        "/api/v1/accounts/{account}/conversations/{conversation}/{action:messages|toggle_status}",
+        fake.handle)
+    server = await aiohttp_server(api)
+    fake.url = str(server.make_url("/")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+async def chatwoot(aiohttp_client, tmp_path, fake):  # type: ignore[no-untyped-def]
+    app, store = make_app(tmp_path, chatwoot_url=fake.url, chatwoot_bot_token=BOT_TOKEN,
+                          chatwoot_webhook_token=HOOK_TOKEN)
+    app[CHATWOOT].backoff = 0.01
+    client = await aiohttp_client(app)
+    return client, store
+
+
+async def deliver(client, payload: dict[str, Any], *, token: str | None = HOOK_TOKEN,  # type: ignore[no-untyped-def]
+                  headers: dict[str, str] | None = None, wait: bool = True):
+    url = "/channels/chatwoot" + (f"?token={token}" if token is not None else "")
+    response = await client.post(url, json=payload, headers=headers or {})
+    body = await response.json()
+    if wait:
+        await wait_for_deliveries(client.server.app)
+    return response.status, body
+
+
+def incoming(content: str, **conversation: Any) -> dict[str, Any]:
+    payload = fixture("chatwoot", "message_created_incoming_pending", content=content)
+    payload["conversation"].update(conversation)
+    return payload
+
+
+# ---------------------------------------------------------------- Chatwoot
+
+
+async def test_answer_is_posted_to_the_conversation(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    status, body = await deliver(client, incoming("what is a kyphoplasty"))
+    assert status == 200
+    assert body["type"] == "answer" and body["session_id"] == "chatwoot-7-42"
+    paths = {c["path"] for c in fake.delivered}
+    assert paths == {"/api/v1/accounts/7/conversations/42/messages"}
+    assert all(c["token"] == BOT_TOKEN for c in fake.delivered)
+    public = fake.messages()
+    assert all(m["message_type"] == "outgoing" for m in public)
+    assert "automated assistant" in public[0]["content"]  # the disclaimer, first time only
+    assert "broken bone in the spine" in public[-1]["content"]
+    assert not fake.messages(private=True) and not fake.toggles()
+    # The same conversation is the same bot session: no second disclaimer.
+    fake.delivered.clear()
+    payload = incoming("how long does it take")
+    payload["id"] = 902
+    await deliver(client, payload)
+    assert len(fake.messages()) == 1
+    assert "automated assistant" not in fake.messages()[0]["content"]
+
+
+async def test_clarify_posts_input_select(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    status, body = await deliver(client, incoming("kyfoplasty recovry"))
+    assert status == 200 and body["type"] == "clarify"
+    select = [m for m in fake.messages() if m.get("content_type") == "input_select"]
+    assert len(select) == 1
+    items = select[0]["content_attributes"]["items"]
+    assert len(items) >= 2
+    assert all(i["title"] == i["value"] and i["title"].endswith("?") for i in items)
+    assert "Did you mean" in select[0]["content"]
+    assert not fake.toggles()
+
+
+async def test_suggestions_are_listed_outside_the_web_widget(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    await deliver(client, incoming("kyfoplasty recovry", channel="Channel::Whatsapp"))
+    reply = fake.messages()[-1]
+    assert "content_type" not in reply
+    assert reply["content"].count("\n- ") >= 2
+
+
+async def test_handoff_leaves_private_note_and_opens_conversation(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    status, body = await deliver(client, incoming("can i talk to a nurse"))
+    assert status == 200 and body["type"] == "handoff"
+    ticket_id = body["ticket_id"]
+    ticket = store.get_ticket(ticket_id)
+    assert ticket["kind"] == "handoff" and ticket["session_id"] == "chatwoot-7-42"
+    assert ticket_id in fake.messages()[-1]["content"]  # the patient gets the reference
+    notes = fake.messages(private=True)
+    assert len(notes) == 1 and notes[0]["private"] is True
+    assert ticket_id in notes[0]["content"] and "handoff" in notes[0]["content"]
+    toggles = fake.toggles()
+    assert [t["body"] for t in toggles] == [{"status": "open"}]
+    assert toggles[0]["path"] == "/api/v1/accounts/7/conversations/42/toggle_status"
+    # Order: the patient's reply, then the note, then the hand-over.
+    assert fake.delivered[-1]["path"].endswith("/toggle_status")
+    assert ticket["notify_error"] is None
+
+
+async def test_emergency_tells_patient_to_call_and_opens_conversation(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    status, body = await deliver(client, incoming("crushing chest pain now"))
+    assert status == 200 and body["type"] == "emergency"
+    assert any("911" in m["content"] for m in fake.messages())
+    note = fake.messages(private=True)[0]["content"]
+    assert "URGENT" in note and body["ticket_id"] in note
+    assert [t["body"] for t in fake.toggles()] == [{"status": "open"}]
+    assert store.get_ticket(body["ticket_id"])["urgent"] is True
+
+
+async def test_fallback_hands_over_too(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    status, body = await deliver(client, incoming("what is the capital of france"))
+    assert body["type"] == "fallback" and body["ticket_id"]
+    assert fake.messages(private=True) and fake.toggles()
+
+
+@pytest.mark.parametrize("name", ["message_created_outgoing_agent",
+                                  "message_created_outgoing_bot"])
+async def test_outgoing_messages_are_ignored(chatwoot, fake, name: str) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    status, body = await deliver(client, fixture("chatwoot", name))
+    assert status == 200 and "incoming" in body["ignored"]
+    assert fake.attempts == [] and store.list_tickets() == []
+
+
+async def test_open_conversation_is_left_to_the_humans(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    status, body = await deliver(client, fixture("chatwoot", "message_created_incoming_open"))
+    assert status == 200 and body == {"ignored": "conversation is open"}
+    assert fake.attempts == [] and store.list_tickets() == []
+
+
+@pytest.mark.parametrize("name", ["conversation_status_changed", "webwidget_triggered"])
+async def test_other_events_are_ignored(chatwoot, fake, name: str) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    status, body = await deliver(client, fixture("chatwoot", name))
+    assert status == 200 and body["ignored"].startswith("event ")
+    assert fake.attempts == []
+
+
+async def test_duplicate_deliveries_are_dropped(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    headers = {"X-Chatwoot-Delivery": "d-1"}
+    first = await deliver(client, incoming("can i talk to a nurse"), headers=headers)
+    second = await deliver(client, incoming("can i talk to a nurse"), headers=headers)
+    assert first[0] == 200 and first[1]["type"] == "handoff"
+    assert second == (200, {"ignored": "duplicate delivery"})
+    # The same message id redelivered without the header is a duplicate too.
+    third = await deliver(client, incoming("can i talk to a nurse"))
+    assert third[1] == {"ignored": "duplicate delivery"}
+    assert len(store.list_tickets()) == 1 and len(fake.toggles()) == 1
+
+
+async def test_token_is_required(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    for token in ("wrong", None, ""):
+        status, body = await deliver(client, incoming("can i talk to a nurse"), token=token)
+        assert status == 401 and "token" in body["error"]
+    status, _ = await deliver(client, incoming("hello"), token=None,
+                              headers={"X-Faqbot-Token": "nope"})
+    assert status == 401
+    assert fake.attempts == [] and store.list_tickets() == []
+    status, body = await deliver(client, incoming("hello"), token=None,
+                                 headers={"X-Faqbot-Token": HOOK_TOKEN})
+    assert status == 200 and body["type"] == "smalltalk"
+
+
+async def test_unconfigured_chatwoot_is_refused(aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app, _ = make_app(tmp_path)
+    client = await aiohttp_client(app)
+    status, body = await deliver(client, incoming("hello"), token="anything")
+    assert status == 503 and body["error"] == "chatwoot not configured"
+
+
+async def test_bad_payloads_get_json_400(chatwoot) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    url = f"/channels/chatwoot?token={HOOK_TOKEN}"
+    assert (await client.post(url, data=b"{nope")).status == 400
+    broken = incoming("hello")
+    del broken["account"]
+    response = await client.post(url, json=broken)
+    assert response.status == 400 and "account" in (await response.json())["error"]
+
+
+async def test_chatwoot_down_then_up_is_retried(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    fake.fail = 2
+    status, body = await deliver(client, incoming("can i talk to a nurse"))
+    assert status == 200
+    assert len(fake.attempts) == len(fake.delivered) + 2
+    assert any(body["ticket_id"] in m["content"] for m in fake.messages())
+    assert len(fake.toggles()) == 1
+    assert store.get_ticket(body["ticket_id"])["notify_error"] is None
+
+
+async def test_chatwoot_down_for_good_records_failure_on_ticket(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    client.server.app[CHATWOOT].backoff = 0.02
+    fake.fail = math.inf
+    status, body = await deliver(client, incoming("can i talk to a nurse"), wait=False)
+    # Chatwoot gets its answer before the retries are over.
+    assert status == 200 and body["type"] == "handoff"
+    assert client.server.app[CHATWOOT].tasks
+    await wait_for_deliveries(client.server.app)
+    assert fake.delivered == []
+    # Disclaimer, reply, note and toggle: four tries each.
+    assert len(fake.attempts) == 4 * 4
+    ticket = store.get_ticket(body["ticket_id"])
+    assert ticket is not None and ticket["kind"] == "handoff" and ticket["status"] == "open"
+    error = ticket["notify_error"]
+    assert error.startswith("chatwoot: ") and "toggle_status" in error and "HTTP 500" in error
+
+
+async def test_deliveries_in_flight_finish_at_shutdown(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    fake.fail = 1
+    status, body = await deliver(client, incoming("can i talk to a nurse"), wait=False)
+    assert status == 200 and body["type"] == "handoff"
+    await client.close()  # app cleanup waits for the hand-over before closing the client
+    assert [t["body"] for t in fake.toggles()] == [{"status": "open"}]
+
+
+async def test_chatwoot_refusing_the_bot_token_is_not_retried(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    fake.fail, fake.fail_status = math.inf, 401
+    status, body = await deliver(client, incoming("can i talk to a nurse"))
+    assert status == 200
+    assert len(fake.attempts) == 4  # disclaimer, reply, note, toggle: once each
+    assert "HTTP 401" in store.get_ticket(body["ticket_id"])["notify_error"]
+
+
+# -------------------------------------------------------------- Dialogflow
+
+
+@pytest.fixture
+async def dialogflow(aiohttp_client, tmp_path):  # type: ignore[no-untyped-def]
+    app, store = make_app(tmp_path)
+    return await aiohttp_client(app), store
+
+
+def df_request(text: str, session: str | None = None) -> dict[str, Any]:
+    data = fixture("dialogflow", "webhook_request_fallback_intent")
+    data["queryResult"]["queryText"] = text
+    if session:
+        data["session"] = session
+    return data
+
+
+async def df_post(client, payload: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+    response = await client.post("/channels/dialogflow", json=payload, **kwargs)
+    return response.status, await response.json()
+
+
+async def test_dialogflow_answer(dialogflow) -> None:  # type: ignore[no-untyped-def]
+    client, _ = dialogflow
+    status, body = await df_post(client, df_request("what is a kyphoplasty"))
+    assert status == 200
+    assert "broken bone in the spine" in body["fulfillmentText"]
+    texts = [m["text"]["text"][0] for m in body["fulfillmentMessages"] if "text" in m]
+    assert "automated assistant" in texts[0] and "broken bone" in texts[-1]
+    faqbot = body["payload"]["faqbot"]
+    assert faqbot["type"] == "answer" and faqbot["faq_id"] == "vert-overview-what-is"
+    assert faqbot["handoff"] is False and faqbot["emergency"] is False
+    # Same Dialogflow session, same bot session: context carries, no second disclaimer.
+    status, body = await df_post(client, df_request("and when can i drive?"))
+    assert body["payload"]["faqbot"]["faq_id"] == "vert-recovery-driving"
+    assert "automated assistant" not in body["fulfillmentText"]
+
+
+async def test_dialogflow_clarify_has_quick_replies(dialogflow) -> None:  # type: ignore[no-untyped-def]
+    client, _ = dialogflow
+    status, body = await df_post(client, df_request("kyfoplasty recovry"))
+    assert status == 200 and body["payload"]["faqbot"]["type"] == "clarify"
+    quick = [m["quickReplies"] for m in body["fulfillmentMessages"] if "quickReplies" in m]
+    assert len(quick) == 1 and quick[0]["title"]
+    assert len(quick[0]["quickReplies"]) >= 2
+    assert all(isinstance(q, str) and q for q in quick[0]["quickReplies"])
+
+
+async def test_dialogflow_handoff_payload(dialogflow) -> None:  # type: ignore[no-untyped-def]
+    client, store = dialogflow
+    session = "projects/ir-faq-agent/agent/sessions/handoff-1"
+    status, body = await df_post(client, df_request("can i talk to a nurse", session))
+    faqbot = body["payload"]["faqbot"]
+    assert status == 200 and faqbot["type"] == "handoff"
+    assert faqbot["handoff"] is True and faqbot["emergency"] is False
+    ticket = store.get_ticket(faqbot["ticket_id"])
+    assert ticket["kind"] == "handoff" and ticket["session_id"] == session
+    assert faqbot["ticket_id"] in body["fulfillmentText"]
+
+
+async def test_dialogflow_emergency_payload(dialogflow) -> None:  # type: ignore[no-untyped-def]
+    client, store = dialogflow
+    status, body = await df_post(client, df_request("crushing chest pain now"))
+    faqbot = body["payload"]["faqbot"]
+    assert status == 200 and faqbot["type"] == "emergency"
+    assert faqbot["emergency"] is True and faqbot["handoff"] is True
+    assert "911" in body["fulfillmentText"]
+    assert store.get_ticket(faqbot["ticket_id"])["urgent"] is True
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"{not json", "malformed JSON"),
+        (b"[]", "expected a JSON object"),
+        (json.dumps({"session": "s"}).encode(), "queryResult"),
+        (json.dumps({"session": "s", "queryResult": {}}).encode(), "'queryText' is required"),
+        (json.dumps({"session": "s", "queryResult": {"queryText": 3}}).encode(),
+         "must be a string"),
+        (json.dumps({"queryResult": {"queryText": "hi"}}).encode(), "'session'"),
+    ],
+)
+async def test_dialogflow_malformed_is_400(dialogflow, payload: bytes, message: str) -> None:  # type: ignore[no-untyped-def]
+    client, _ = dialogflow
+    response = await client.post("/channels/dialogflow", data=payload,
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    body = await response.json()
+    assert message in body["error"]
+
+
+async def test_dialogflow_token(aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app, _ = make_app(tmp_path, dialogflow_token=DF_TOKEN)
+    client = await aiohttp_client(app)
+    payload = df_request("hello")
+    assert (await df_post(client, payload))[0] == 401
+    assert (await df_post(client, payload, headers={"Authorization": "Bearer nope"}))[0] == 401
+    assert (await df_post(client, payload,
+                          headers={"Authorization": f"Bearer {DF_TOKEN}"}))[0] == 200
+    basic = base64.b64encode(f"dialogflow:{DF_TOKEN}".encode()).decode()
+    assert (await df_post(client, payload, headers={"Authorization": f"Basic {basic}"}))[0] == 200
+    assert (await df_post(client, payload, headers={"X-Faqbot-Token": DF_TOKEN}))[0] == 200
+
+
+async def test_dialogflow_long_session_is_shortened_stably(dialogflow) -> None:  # type: ignore[no-untyped-def]
+    client, store = dialogflow
+    session = "projects/ir-faq-agent/agent/environments/draft/users/u/sessions/" + "x" * 120
+    _, first = await df_post(client, df_request("can i talk to a nurse", session))
+    ticket = store.get_ticket(first["payload"]["faqbot"]["ticket_id"])
+    assert ticket["session_id"].startswith("dialogflow-") and len(ticket["session_id"]) <= 128
+    _, again = await df_post(client, copy.deepcopy(df_request("hello", session)))
+    assert "automated assistant" not in again["fulfillmentText"]
