@@ -18,12 +18,20 @@ class Analyzer:
     def __init__(self, lexicon: Lexicon, vocabulary_texts: Iterable[str]) -> None:
         self.lexicon = lexicon
         counts: Counter[str] = Counter()
+        # The corpus's own texts need no correction (every word is in the
+        # vocabulary), so their canonical form is kept and indexing reuses it.
+        self._known: dict[str, str] = {}
         for text in vocabulary_texts:
-            counts.update(tokens(lexicon.canonical(text)))
+            canonical = lexicon.canonical(text)
+            self._known[text] = canonical
+            counts.update(tokens(canonical))
         self.speller = Speller(counts)
 
     def prepare(self, text: str) -> str:
         """Normalised, canonical, typo-corrected words joined by spaces."""
+        known = self._known.get(text)
+        if known is not None:
+            return known
         canonical = self.lexicon.canonical(text)
         corrected = " ".join(self.speller.correct(tokens(canonical)))
         # A corrected word may complete a lay phrase ("stint" fixed to "stent").

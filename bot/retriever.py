@@ -90,8 +90,11 @@ class Retriever:
         )
         self.word_matrix_ = self.word_vectorizer_.fit_transform(rows).T.tocsr()
         self.char_matrix_ = self.char_vectorizer_.fit_transform(rows).T.tocsr()
-        self.entry_word_matrix_ = self.word_vectorizer_.transform(entry_docs).T.tocsr()
-        self.entry_char_matrix_ = self.char_vectorizer_.transform(entry_docs).T.tocsr()
+        # With one phrasing per entry (an imported corpus), entry and row are the same.
+        self.single_rows_ = len(rows) == len(entries)
+        if not self.single_rows_:
+            self.entry_word_matrix_ = self.word_vectorizer_.transform(entry_docs).T.tocsr()
+            self.entry_char_matrix_ = self.char_vectorizer_.transform(entry_docs).T.tocsr()
         has_answers = any(answers)
         self.answer_matrix_ = (
             self.word_vectorizer_.transform(answers).T.tocsr() if has_answers else None
@@ -127,8 +130,11 @@ class Retriever:
         char_q = self.char_vectorizer_.transform([prepared_query])
         row_scores = (1.0 - self.char_weight) * _dot(word_q, self.word_matrix_)
         row_scores += self.char_weight * _dot(char_q, self.char_matrix_)
-        entry_scores = np.maximum.reduceat(row_scores, self.segment_starts_)
-        if self.entry_weight:
+        if self.single_rows_:
+            entry_scores = row_scores
+        else:
+            entry_scores = np.maximum.reduceat(row_scores, self.segment_starts_)
+        if self.entry_weight and not self.single_rows_:
             whole = (1.0 - self.char_weight) * _dot(word_q, self.entry_word_matrix_)
             whole += self.char_weight * _dot(char_q, self.entry_char_matrix_)
             entry_scores = (1.0 - self.entry_weight) * entry_scores + self.entry_weight * whole

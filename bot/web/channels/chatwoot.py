@@ -192,7 +192,11 @@ async def post_chatwoot(request: web.Request) -> web.Response:
         reply_type, ticket_id = "too_long", None
     else:
         reply = await answer(request, content, session_id)
-        plan = _plan(reply, channel)
+        procedure = reply.procedure
+        if reply.ticket_id and reply.type in HANDED_OVER:
+            ticket = request.app[STORE].get_ticket(reply.ticket_id)
+            procedure = (ticket or {}).get("procedure") or procedure
+        plan = _plan(reply, channel, procedure)
         reply_type, ticket_id = reply.type, reply.ticket_id
     for key in keys:
         state.mark_seen(key)
@@ -220,7 +224,7 @@ def _message(text: str) -> dict[str, Any]:
     return {"content": text, "message_type": "outgoing"}
 
 
-def _plan(reply: Reply, channel: Any) -> list[Call]:
+def _plan(reply: Reply, channel: Any, procedure: str | None = None) -> list[Call]:
     calls: list[Call] = []
     if reply.disclaimer:
         calls.append(Call("/messages", _message(reply.disclaimer), "disclaimer"))
@@ -237,7 +241,8 @@ def _plan(reply: Reply, channel: Any) -> list[Call]:
     else:
         calls.append(Call("/messages", _message(reply.text), "reply"))
     if reply.type in HANDED_OVER:
-        calls.append(Call("/messages", {"content": _note(reply), "message_type": "outgoing",
+        calls.append(Call("/messages", {"content": _note(reply, procedure),
+                                        "message_type": "outgoing",
                                         "private": True}, "private note"))
         calls.append(Call("/toggle_status", {"status": "open"}, "toggle_status"))
     return calls
@@ -255,15 +260,15 @@ def _too_long_plan(limit: int) -> list[Call]:
     ]
 
 
-def _note(reply: Reply) -> str:
+def _note(reply: Reply, procedure: str | None) -> str:
     heading = {"emergency": "URGENT: possible emergency",
                "handoff": "Patient asked for a person",
                "fallback": "Bot could not answer"}[reply.type]
     lines = [f"FAQ bot: {heading}.", f"Reply type: {reply.type}."]
     if reply.ticket_id:
         lines.append(f"Bot ticket: {reply.ticket_id}.")
-    if reply.procedure:
-        lines.append(f"Procedure: {reply.procedure}.")
+    if procedure:
+        lines.append(f"Procedure: {procedure}.")
     if reply.reason:
         lines.append(f"Reason: {reply.reason}.")
     if reply.suggestions:
