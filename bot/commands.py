@@ -12,12 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .assembly import build_bot
 from .config import Settings
-from .corpus import Corpus, entry_to_json, load_corpus, read_corpus
-from .engine import Bot
+from .corpus import entry_to_json, load_corpus, read_corpus
 from .store import Store
 
 
@@ -61,7 +58,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    bot = _bot_for_search(settings)
+    bot = build_bot(settings)
     lines = _lines(args.query)
     queries = lines if lines is not None else [" ".join(args.query)]
     for query in queries:
@@ -75,10 +72,6 @@ def cmd_search(args: argparse.Namespace) -> int:
             for m in results:
                 print(f"  {m.score:.3f}  {m.faq_id}")
     return 0
-
-
-def _bot_for_search(settings: Settings) -> Bot:
-    return build_bot(settings)
 
 
 # ------------------------------------------------------------- corpus commands
@@ -230,5 +223,3 @@ def cmd_staff(args: argparse.Namespace) -> int:
     print(f"staff user {args.username} saved")
     return 0
 
-
-__all__ = ["Corpus", "yaml"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -164,5 +164,3 @@ def load_settings(
             values[setting.name] = _parse(setting.name, environ[key])
     return Settings(values)
 
-
-__all__ = ["SETTINGS", "Settings", "load_settings", "fields"]

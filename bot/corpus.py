@@ -233,7 +233,8 @@ def _read_jsonl(file: Path) -> Corpus:
             if "answer" not in raw:
                 missing.append("answer")
             if missing:
-                problems.append(Problem(str(file), where, f"missing field(s): {', '.join(missing)}"))
+                problems.append(
+                    Problem(str(file), where, f"missing field(s): {', '.join(missing)}"))
                 continue
             raw = dict(raw)
             if raw.get("source") or raw.get("url"):

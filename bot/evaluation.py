@@ -10,7 +10,7 @@ Every question runs through the full engine in a fresh session; a plain BM25
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,5 +191,3 @@ def _conversations(bot: Bot, path: Path, report: Report) -> None:
 def _share(got: list[tuple[str, str]], good: set[str]) -> float:
     return sum(kind in good for _, kind in got) / len(got) if got else 0.0
 
-
-__all__ = ["Counter", "Report", "run_evaluation"]

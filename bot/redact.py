@@ -97,14 +97,19 @@ def _name_labeller(match: re.Match[str]) -> str:
     return whole[:start] + "[NAME]" + whole[start + len(name):]
 
 
+_TEN_DIGITS = re.compile(r"(?<![\w.])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w])")
+
+
 def _replace_phones(text: str) -> str:
     spans: list[tuple[int, int]] = []
     for region in ("US", "GB"):
-        for found in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
+        matcher = phonenumbers.PhoneNumberMatcher(
+            text, region, leniency=phonenumbers.Leniency.POSSIBLE)
+        for found in matcher:
             if sum(ch.isdigit() for ch in found.raw_string) >= 10:
                 spans.append((found.start, found.end))
     # Ten-digit numbers that libphonenumber finds impossible (fictional 555 numbers).
-    for match in re.finditer(r"(?<![\w.])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w])", text):
+    for match in _TEN_DIGITS.finditer(text):
         spans.append(match.span())
     for start, end in sorted(_merge(spans), reverse=True):
         text = text[:start] + "[PHONE]" + text[end:]

@@ -169,6 +169,17 @@ async def test_handoff_leaves_private_note_and_opens_conversation(chatwoot, fake
     # Order: the patient's reply, then the note, then the hand-over.
     assert fake.delivered[-1]["path"].endswith("/toggle_status")
     assert ticket["notify_error"] is None
+    # The procedure under discussion is passed on to the agent.
+    fake.delivered.clear()
+    payload = incoming("what is a kyphoplasty")
+    payload["conversation"]["id"] = 43
+    payload["id"] = 950
+    await deliver(client, payload)
+    payload = incoming("i want to speak to someone")
+    payload["conversation"]["id"] = 43
+    payload["id"] = 951
+    await deliver(client, payload)
+    assert "Procedure: vertebroplasty-kyphoplasty." in fake.messages(private=True)[-1]["content"]
 
 
 async def test_emergency_tells_patient_to_call_and_opens_conversation(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.config import load_settings
+from bot.domain import FaqEntry, Match
 from bot.evaluation import run_evaluation
 from bot.policy import Thresholds, decide
-from bot.domain import FaqEntry, Match
 from tests.conftest import TESTS, load_data
 
 

@@ -79,8 +79,9 @@ OPENAPI: dict[str, Any] = {
                 **_errors(400, 401, 413, 415, 429)},
         }},
         "/webhooks/rest/": {"get": {"summary": "Rasa channel status.", "responses": {
-            "200": {"description": "ok", **_json({"type": "object", "required": ["status"],
-                                                  "properties": {"status": {"type": "string"}}})}}}},
+            "200": {"description": "ok", **_json({
+                "type": "object", "required": ["status"],
+                "properties": {"status": {"type": "string"}}})}}}},
         "/healthz": {"get": {"summary": "Ready once the index is loaded.", "responses": {
             "200": {"description": "ready", **_json({"type": "object", "required": ["status"],
                                                      "properties": {"status": {"type": "string"},

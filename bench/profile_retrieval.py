@@ -1,6 +1,6 @@
 """Profiles of the 47k index build and of 1000 queries on it, with pyinstrument.
 
-    .venv/bin/python bench/profile.py            # writes bench/profile/*.txt|html|json
+    .venv/bin/python bench/profile_retrieval.py            # writes bench/profile/*.txt|html|json
 
 Not part of `make bench` (it repeats the minute-long 47k build under a
 profiler); run_all.py reads bench/profile/summary.json when it exists.

@@ -1,0 +1,100 @@
+"""Start-up benchmark: process start to the first 200 from /healthz.
+
+`faqbot serve` is started as a subprocess (a throwaway SQLite file, a free
+loopback port) and /healthz is polled every 10 ms. The bundled corpus is
+timed REPEATS times (median reported), the 47k medquad corpus once.
+Prints a JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FAQBOT = ROOT / ".venv" / "bin" / "faqbot"
+MEDQUAD = Path("/work/shared/data/medquad.jsonl")
+REPEATS = 3
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def time_start(corpus: Path | None, timeout: float = 300) -> dict:
+    with tempfile.TemporaryDirectory(prefix="faqbot-startup-") as tmp:
+        port = free_port()
+        command = [str(FAQBOT), "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--rate-limit", "0", "--db", f"sqlite:///{Path(tmp) / 'bench.db'}"]
+        if corpus:
+            command += ["--corpus", str(corpus)]
+        url = f"http://127.0.0.1:{port}/healthz"
+        log = (Path(tmp) / "server.log").open("w")
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            while True:
+                elapsed = time.perf_counter() - started
+                if elapsed > timeout:
+                    raise RuntimeError(f"not ready after {timeout}s")
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {proc.returncode}: "
+                                       f"{(Path(tmp) / 'server.log').read_text()[-2000:]}")
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        if response.status == 200:
+                            body = json.loads(response.read())
+                            ready = time.perf_counter() - started
+                            break
+                except OSError:
+                    time.sleep(0.01)
+            import psutil
+
+            rss = psutil.Process(proc.pid).memory_info().rss / 2**20
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+    return {"ready_s": ready, "entries": body.get("entries"), "rss_mib": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--skip-large", action="store_true", help="bundled corpus only")
+    args = parser.parse_args()
+    bundled = [time_start(None) for _ in range(args.repeats)]
+    results = {
+        "bundled": {"runs": bundled, "entries": bundled[0]["entries"],
+                    "ready_s": statistics.median(r["ready_s"] for r in bundled),
+                    "min_s": min(r["ready_s"] for r in bundled),
+                    "max_s": max(r["ready_s"] for r in bundled),
+                    "rss_mib": statistics.median(r["rss_mib"] for r in bundled)},
+    }
+    print(f"  startup bundled {results['bundled']['ready_s']:.2f}s", file=sys.stderr,
+          flush=True)
+    if not args.skip_large:
+        results["medquad"] = time_start(MEDQUAD)
+        print(f"  startup medquad {results['medquad']['ready_s']:.2f}s", file=sys.stderr,
+              flush=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
