@@ -24,6 +24,7 @@ from ..config import Settings
 from ..domain import Reply
 from ..engine import Bot
 from ..store import Store
+from .notify import NOTIFIER, setup_notifier
 from .openapi import OPENAPI
 from .ratelimit import RateLimiter
 
@@ -198,6 +199,8 @@ async def answer(request: web.Request, text: str, session_id: str | None) -> Rep
     reply = app[BOT].reply(text, session_id)
     app[STORE].record_reply(reply.type, reply.faq_id, reply.corpus_version)
     app[METRICS]["replies"].labels(reply.type).inc()
+    if reply.ticket_id and reply.type in ("handoff", "emergency"):
+        app[NOTIFIER].ticket_opened(reply.ticket_id, reply.type, reply.procedure)
     return reply
 
 
@@ -322,6 +325,7 @@ def create_app(settings: Settings, bot: Bot, store: Store) -> web.Application:
     app[STORE] = store
     app[LIMITER] = RateLimiter(settings.rate_limit)
     app[METRICS] = _make_metrics()
+    setup_notifier(app, settings.notify_url, store)
     app.router.add_post("/api/v1/messages", post_message)
     app.router.add_post("/api/v1/feedback", post_feedback)
     app.router.add_get("/api/v1/sessions/{session_id}/messages", get_staff_messages)

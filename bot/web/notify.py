@@ -1,0 +1,84 @@
+"""Tells staff about handoff and emergency tickets through an incoming-webhook URL.
+
+Slack, Teams and most chat tools accept `{"text": ...}` on such a URL. The
+message names the ticket and its kind only, never the patient's words, since
+the chat tool is outside the hospital's record. Delivery is retried with
+backoff in the background; a final failure is written on the ticket, where
+the staff console shows it. The ticket itself was stored before the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+from aiohttp import web
+
+from ..store import Store
+
+log = logging.getLogger("faqbot.notify")
+DELAYS: Sequence[float] = (0.5, 1.0, 2.0)
+
+
+class Notifier:
+    def __init__(self, url: str, store: Store, delays: Sequence[float] = DELAYS) -> None:
+        self.url = url
+        self.store = store
+        self.delays = delays
+        self.pending: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    def ticket_opened(self, ticket_id: str, kind: str, procedure: str | None) -> None:
+        if not self.url:
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver(ticket_id, kind, procedure))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def _deliver(self, ticket_id: str, kind: str, procedure: str | None) -> None:
+        urgent = "URGENT " if kind == "emergency" else ""
+        text = (f"{urgent}faqbot: new {kind} ticket {ticket_id}"
+                f"{' about ' + procedure if procedure else ''}. Open the staff console to "
+                "review it.")
+        error = "no attempt made"
+        for attempt, delay in enumerate((0.0, *self.delays)):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                session = self._client()
+                async with session.post(self.url, json={"text": text}) as response:
+                    if response.status < 300:
+                        return
+                    error = f"HTTP {response.status}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                error = type(exc).__name__
+            log.warning("notification for %s failed (attempt %d): %s", ticket_id, attempt + 1,
+                        error)
+        await asyncio.to_thread(self.store.set_notify_error, ticket_id,
+                                f"staff notification failed after {len(self.delays) + 1} "
+                                f"attempts: {error}")
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        return self._session
+
+    async def close(self) -> None:
+        if self.pending:
+            await asyncio.gather(*self.pending, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+
+NOTIFIER = web.AppKey("notifier", Notifier)
+
+
+def setup_notifier(app: web.Application, url: str, store: Store) -> None:
+    async def lifetime(app: web.Application):  # type: ignore[no-untyped-def]
+        yield
+        await app[NOTIFIER].close()
+
+    app[NOTIFIER] = Notifier(url, store)
+    app.cleanup_ctx.append(lifetime)
