@@ -10,6 +10,7 @@ with the problems, so a bad edit never leaves a corpus the server can't load.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
 
 from .corpus import SYNONYMS_FILE, read_corpus
 from .domain import PROCEDURES
@@ -47,14 +49,25 @@ def _write_atomic(file: Path, text: str) -> None:
         raise
 
 
+def _round_trip() -> YAML:
+    # ruamel keeps the file as staff wrote it (folded answers, comments, order),
+    # so a taught alternate is a one-line change in the file's history.
+    handler = YAML()
+    handler.width = 4096
+    handler.indent(mapping=2, sequence=4, offset=2)
+    return handler
+
+
 def _dump(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    buffer = io.StringIO()
+    _round_trip().dump(data, buffer)
+    return buffer.getvalue()
 
 
 def _edit(corpus_dir: Path, file: Path, change: Callable[[dict[str, Any] | None], Any]) -> Path:
     """Apply `change` to the file's data, write it, validate, roll back on errors."""
     old_text = file.read_text(encoding="utf-8") if file.exists() else None
-    data = yaml.safe_load(old_text) if old_text is not None else None
+    data = _round_trip().load(old_text) if old_text is not None else None
     data = change(data)
     _write_atomic(file, _dump(data))
     corpus = read_corpus(corpus_dir)
