@@ -1,8 +1,8 @@
 """Profiles of the 47k index build and of 1000 queries on it, with pyinstrument.
 
-    .venv/bin/python bench/profile_retrieval.py            # writes bench/profile/*.txt|html|json
+    .venv/bin/python bench/profile_retrieval.py   # writes bench/profile/*.txt, summary.json
 
-Not part of `make bench` (it repeats the minute-long 47k build under a
+Not part of `make bench` (it repeats the 47k build under a
 profiler); run_all.py reads bench/profile/summary.json when it exists.
 Needs `pip install pyinstrument`.
 """
@@ -97,7 +97,6 @@ def main() -> None:
             "correct", "fit_transform", "transform", "check_entries", "_strip_stop_words")),
     }
     (OUT / "build.txt").write_text(profiler.output_text(unicode=True, show_all=False))
-    (OUT / "build.html").write_text(profiler.output_html())
 
     questions = read_questions(0)
     rng = random.Random(SEED + 1)
@@ -120,7 +119,6 @@ def main() -> None:
             "argpartition", "_strip_stop_words")),
     }
     (OUT / "queries.txt").write_text(profiler.output_text(unicode=True, show_all=False))
-    (OUT / "queries.html").write_text(profiler.output_html())
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 

@@ -124,8 +124,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .web.app import run
 
     settings = _settings(args, host=args.host, port=args.port, db=args.db,
-                         rate_limit=args.rate_limit)
-    run(settings, sessions_url=args.sessions)
+                         rate_limit=args.rate_limit, sessions=args.sessions)
+    run(settings)
     return 0
 
 

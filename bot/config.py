@@ -63,6 +63,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _seconds(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+    return number
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address to listen on."),
     Setting("port", 8080, "Port to listen on.", _positive_int),
@@ -75,8 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("on_call_number", "", "On-call number given after office hours."),
     Setting("office_hours", "8-17", "Staffed hours, Monday to Friday, local time.", _hours),
     Setting("reply_hours", "one working day", "How soon staff usually reply, in words."),
-    Setting("answer_threshold", 0.45, "Minimum score to answer.", _fraction),
-    Setting("risky_threshold", 0.55, "Minimum score to answer a risky topic "
+    Setting("answer_threshold", 0.4, "Minimum score to answer.", _fraction),
+    Setting("risky_threshold", 0.5, "Minimum score to answer a risky topic "
             "(warning signs, medicines, fasting, sedation).", _fraction),
     Setting("clarify_margin", 0.03, "Top two closer than this: ask which one.", _fraction),
     Setting("suggest_floor", 0.3, "Minimum score to offer a suggestion.", _fraction),
@@ -91,6 +98,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("staff_token", "", "Bearer token for the staff JSON API (scripts); empty "
             "disables token access."),
     Setting("session_ttl", 3600, "Seconds a conversation is remembered.", _positive_int),
+    Setting("sessions", "memory", "Session and rate-limit store: memory (one process) or "
+            "redis://host:6379/0 (shared by every replica)."),
+    Setting("redis_prefix", "faqbot:", "Prefix of every Redis key, so deployments can "
+            "share one Redis."),
+    Setting("corpus_poll_seconds", 2.0, "How often each replica checks the database for "
+            "a corpus taught on another replica; 0 turns it off.", _seconds),
+    Setting("replica_name", "", "Name sent in the X-Faqbot-Replica response header; "
+            "default: hostname:port."),
     Setting("max_sessions", 10000, "Most conversations kept in memory.", _positive_int),
     Setting("retention_days", 90, "Tickets older than this are purged.", _positive_int),
     Setting("secure_cookies", True, "Mark staff cookies Secure (turn off only for "

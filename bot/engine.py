@@ -103,6 +103,10 @@ class Bot:
         return self._index[0]
 
     @property
+    def analyzer(self) -> Analyzer:
+        return self._index[2]
+
+    @property
     def retriever(self) -> Retriever:
         return self._index[3]
 
@@ -151,7 +155,8 @@ class Bot:
             terms = analyzer.lexicon.procedure_terms.get(state.procedure, ())
             query = f"{text} {terms[0]}" if terms else text
         matches = self.rank(query, named[0] if named else state.procedure)
-        decision = decide(matches, entries, self.settings.thresholds)
+        decision = decide(matches, entries, self.settings.thresholds,
+                          lambda faq_id: retriever.shares_content(prepared, faq_id))
         reply = self._from_decision(decision, entries, state, redacted, base, matches, named)
         if reply.type == "answer" and reply.procedure and reply.procedure != "general":
             state.procedure = reply.procedure
@@ -162,12 +167,13 @@ class Bot:
     def rank(self, text: str, procedure: str | None = None) -> list[Match]:
         """Candidates for a question, favouring the procedure under discussion."""
         corpus, entries, analyzer, retriever, _ = self._index
-        if procedure is None:
-            named = analyzer.procedures_named(analyzer.prepare(text))
-            procedure = named[0] if named else None
+        named = analyzer.procedures_named(analyzer.prepare(text))
+        if named:
+            procedure = named[0]
         # A wide net, so the procedure under discussion can lift its own entries.
         matches = retriever.search(text, k=50)
-        return rerank(matches, entries, procedure, self.settings.thresholds.context_boost)
+        return rerank(matches, entries, procedure, self.settings.thresholds.context_boost,
+                      named=bool(named))
 
     # ------------------------------------------------------------- reply kinds
 

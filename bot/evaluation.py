@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from .assembly import build_bot
 from .config import Settings
 from .engine import Bot
 from .normalise import normalise
+from .policy import decide
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Report:
     per_procedure: dict[str, tuple[int, int]] = field(default_factory=dict)
     misses: list[tuple[str, str, str, str]] = field(default_factory=list)
     safety_misses: list[tuple[str, str, str]] = field(default_factory=list)
+    sweep: list[tuple[float, float, float]] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = ["figure                          value"]
@@ -36,6 +38,9 @@ class Report:
         lines.append("\nper procedure (top-1 correct / questions):")
         lines += [f"  {p:<30} {ok:>3} / {n:<3} {ok / n:.2f}"
                   for p, (ok, n) in sorted(self.per_procedure.items())]
+        if self.sweep:
+            lines.append("\nanswer threshold sweep (threshold, answer rate, precision):")
+            lines += [f"  {t:.2f}  {rate:.3f}  {precision:.3f}" for t, rate, precision in self.sweep]
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -116,9 +121,38 @@ def run_evaluation(settings: Settings, tests_dir: Path) -> Report:
         "bm25_top3_recall": bm_top3,
     })
     report.per_procedure = {p: (ok, total) for p, (ok, total) in per_procedure.items()}
+    report.sweep = threshold_sweep(bot, items)
     _safety_sets(bot, tests_dir / "data", report)
     _conversations(bot, tests_dir / "eval" / "conversations.yaml", report)
     return report
+
+
+def threshold_sweep(
+    bot: Bot, items: list[dict[str, str]], thresholds: tuple[float, ...] = (
+        0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
+) -> list[tuple[float, float, float]]:
+    """Answer rate and precision if the answer threshold were each value.
+
+    The risky threshold moves with it, keeping the configured gap, and the
+    clarify margin stays as configured; intents are left out.
+    """
+    base = bot.settings.thresholds
+    entries = bot.corpus.by_id
+    ranked = [(item["expect"], bot.rank(item["q"]), bot.analyzer.prepare(item["q"]))
+              for item in items]
+    rows = []
+    for threshold in thresholds:
+        trial = replace(base, answer=threshold,
+                        risky_answer=min(1.0, threshold + base.risky_answer - base.answer))
+        answered = right = 0
+        for expected, matches, prepared in ranked:
+            decision = decide(matches, entries, trial,
+                              lambda faq_id, p=prepared: bot.retriever.shares_content(p, faq_id))
+            if decision.type == "answer" and decision.match:
+                answered += 1
+                right += decision.match.faq_id == expected
+        rows.append((threshold, answered / len(items), right / answered if answered else 0.0))
+    return rows
 
 
 def _ranked(bot: Bot, question: str) -> list[str]:

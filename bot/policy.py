@@ -7,7 +7,7 @@ the README and `docs/evaluation.md`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .domain import FaqEntry, Match
@@ -22,8 +22,8 @@ DEFAULT_RISKY_TERMS = (
 
 @dataclass(frozen=True)
 class Thresholds:
-    answer: float = 0.45
-    risky_answer: float = 0.55
+    answer: float = 0.4
+    risky_answer: float = 0.5
     margin: float = 0.03
     suggest_floor: float = 0.3
     context_boost: float = 0.2
@@ -56,24 +56,48 @@ def rerank(
     entries: Mapping[str, FaqEntry],
     procedure: str | None,
     boost: float,
+    *,
+    named: bool = False,
+    other_procedure_factor: float = 0.6,
 ) -> list[Match]:
-    """Favour the procedure under discussion; an explicit or remembered one."""
-    if not procedure or not boost:
+    """Favour the procedure under discussion.
+
+    A remembered procedure lifts its own entries by `boost`. A procedure named
+    in the message also damps entries about other specific procedures: a
+    patient who says "stent" is not asking about embolization.
+    """
+    if not procedure:
         return list(matches)
-    boosted = [
-        Match(m.faq_id, min(1.0, m.score + boost)) if entries[m.faq_id].procedure == procedure
-        else m
-        for m in matches
-    ]
-    return sorted(boosted, key=lambda m: (-m.score, m.faq_id))
+
+    def adjusted(match: Match) -> Match:
+        owner = entries[match.faq_id].procedure
+        if owner == procedure:
+            return Match(match.faq_id, min(1.0, match.score + boost))
+        if named and owner not in (None, "general"):
+            return Match(match.faq_id, match.score * other_procedure_factor)
+        return match
+
+    return sorted((adjusted(m) for m in matches), key=lambda m: (-m.score, m.faq_id))
 
 
 def decide(
-    matches: Sequence[Match], entries: Mapping[str, FaqEntry], thresholds: Thresholds
+    matches: Sequence[Match],
+    entries: Mapping[str, FaqEntry],
+    thresholds: Thresholds,
+    supported: Callable[[str], bool] = lambda faq_id: True,
 ) -> Decision:
+    """Answer, clarify or fall back.
+
+    `supported(faq_id)` says whether the question shares real words with the
+    entry; a high score earned by a procedure name alone ("will my cat mind
+    the smell after kyphoplasty") must not become an answer.
+    """
     if not matches:
         return Decision("fallback", reason="no match")
     top = matches[0]
+    if not supported(top.faq_id):
+        near = tuple(m for m in matches[:3] if m.score >= thresholds.suggest_floor)
+        return Decision("fallback", top, near, reason="only the procedure name matched")
     entry = entries[top.faq_id]
     needed = thresholds.risky_answer if thresholds.is_risky(entry) else thresholds.answer
     close = [

@@ -20,6 +20,15 @@ from .domain import FaqEntry, Match
 _KEEP = {"back", "after", "before", "during", "not", "no", "long", "first", "off", "eat",
          "bottom", "front", "side", "few", "more", "less", "full", "up", "down"}
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - _KEEP)
+# Kept for ranking, but too common to count as evidence that an entry is about
+# what the patient asked.
+_WEAK_WORDS = frozenset(_KEEP | {
+    "ok", "okay", "soon", "time", "day", "days", "week", "weeks", "month", "months", "get",
+    "go", "going", "need", "want", "know", "like", "really", "normal", "just", "will", "did",
+    "does", "doing", "done", "having", "had", "mother", "father", "husband", "wife", "son",
+    "daughter", "define", "procedure", "hospital", "doctor", "today", "tomorrow", "yesterday",
+    "think", "ask", "tell", "say", "said", "make", "let", "safe", "bad", "good", "long",
+})
 
 
 def _strip_stop_words(prepared: str) -> str:
@@ -90,6 +99,12 @@ class Retriever:
         )
         self.word_matrix_ = self.word_vectorizer_.fit_transform(rows).T.tocsr()
         self.char_matrix_ = self.char_vectorizer_.fit_transform(rows).T.tocsr()
+        # Each entry's own words, to check that an answer shares more with the
+        # question than a procedure name (see `shares_content`).
+        self.entry_words_ = [
+            frozenset(self._without_procedure_words(doc).split()) for doc in entry_docs
+        ]
+        self.entry_index_ = {e.id: i for i, e in enumerate(entries)}
         # With one phrasing per entry (an imported corpus), entry and row are the same.
         self.single_rows_ = len(rows) == len(entries)
         if not self.single_rows_:
@@ -117,9 +132,20 @@ class Retriever:
         top = top[np.lexsort((top, -scores[top]))]
         return [Match(self.entry_ids_[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def shares_content(self, prepared: str, faq_id: str) -> bool:
+        """True when the question has no content words beyond procedure names, or
+        one of them (or a word of the same stem) appears in the entry's phrasings."""
+        words = self.content_words(prepared)
+        if not words:
+            return True
+        own = self.entry_words_[self.entry_index_[faq_id]]
+        return any(_related(w, v) for w in words for v in own)
+
     def content_words(self, prepared: str) -> list[str]:
-        """Words of a prepared query other than stop words and procedure names."""
-        return self._without_procedure_words(_strip_stop_words(prepared)).split()
+        """Words of a prepared query other than stop words, procedure names and
+        words too common in patients' questions to show what is asked."""
+        return [w for w in self._without_procedure_words(_strip_stop_words(prepared)).split()
+                if w not in _WEAK_WORDS]
 
     def _without_procedure_words(self, prepared: str) -> str:
         return " ".join(w for w in prepared.split() if w not in self.procedure_words_)
@@ -143,6 +169,21 @@ class Retriever:
                 self.answer_weight * _dot(word_q, self.answer_matrix_)
             )
         return entry_scores
+
+
+def _related(a: str, b: str) -> bool:
+    """Same word, or plausibly the same stem ("drive", "driving")."""
+    if a == b:
+        return True
+    shorter, longer = sorted((a, b), key=len)
+    if len(shorter) >= 4 and longer.startswith(shorter):
+        return True
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common >= 5
 
 
 def _dot(query: sparse.csr_matrix, matrix_t: sparse.csr_matrix) -> np.ndarray:

@@ -7,13 +7,15 @@ when several server processes run.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import asdict
+from typing import Any, Protocol
 
-from .domain import SessionState
+from .domain import SessionState, Turn
 
 MAX_TURNS = 10
 
@@ -57,3 +59,54 @@ class MemorySessionStore:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def state_to_json(state: SessionState) -> str:
+    return json.dumps(asdict(state), ensure_ascii=False, separators=(",", ":"))
+
+
+def state_from_json(raw: str | bytes) -> SessionState:
+    data = json.loads(raw)
+    data["turns"] = [Turn(**t) for t in data.get("turns", [])]
+    return SessionState(**data)
+
+
+def redis_client(url: str) -> Any:
+    """A redis-py client for a redis:// URL, imported late so memory-only setups need none."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
+                                health_check_interval=30)
+
+
+class RedisSessionStore:
+    """Sessions shared by every replica: one JSON value per session, expiring after the TTL.
+
+    Each save refreshes the TTL, as the memory store does; the last writer wins
+    when two replicas answer the same session at the same instant.
+    """
+
+    def __init__(self, url_or_client: Any, ttl_seconds: float = 3600.0,
+                 prefix: str = "faqbot:") -> None:
+        if ttl_seconds <= 0:
+            raise ValueError("session ttl must be positive")
+        self.redis = redis_client(url_or_client) if isinstance(url_or_client, str) \
+            else url_or_client
+        self.ttl_ms = max(1, int(ttl_seconds * 1000))
+        self.prefix = f"{prefix}session:"
+
+    def load(self, session_id: str) -> SessionState:
+        raw = self.redis.get(self.prefix + session_id)
+        if raw is None:
+            return SessionState(session_id)
+        try:
+            return state_from_json(raw)
+        except (ValueError, TypeError, KeyError):
+            return SessionState(session_id)
+
+    def save(self, state: SessionState) -> None:
+        del state.turns[:-MAX_TURNS]
+        self.redis.set(self.prefix + state.session_id, state_to_json(state), px=self.ttl_ms)
+
+    def close(self) -> None:
+        self.redis.close()

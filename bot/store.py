@@ -91,12 +91,30 @@ reply_log = sa.Table(
 )
 
 
+# Added by migration 2: the corpus version last taught, so every replica can
+# notice a change made on another one. Kept out of `metadata` so that
+# migration 1 creates exactly the tables it always created.
+corpus_state = sa.Table(
+    "corpus_state", sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _v2(conn: Connection) -> None:
+    corpus_state.create(conn, checkfirst=True)
+
+
 # Versioned migrations: append, never edit. Each runs once, in order.
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1),)
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2))
+
+# Any constant: replicas starting together take turns to migrate (PostgreSQL).
+_MIGRATION_LOCK = 0x6661716274
 
 
 def _now() -> dt.datetime:
@@ -125,6 +143,11 @@ class Store:
 
     def migrate(self) -> int:
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # DDL is transactional here: the second replica waits, then sees the
+                # versions the first one recorded.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": _MIGRATION_LOCK})
             schema_version.create(conn, checkfirst=True)
             current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
             current = current or 0
@@ -279,6 +302,22 @@ class Store:
                 "fallback_rate": round(counts.get("fallback", 0) / total, 3),
             })
         return result
+
+    # ------------------------------------------------------------ corpus state
+
+    def corpus_version(self) -> str | None:
+        """The corpus version last taught on any replica, or None if never."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(corpus_state.c.version)
+                                .where(corpus_state.c.id == 1)).scalar()
+
+    def set_corpus_version(self, version: str) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(corpus_state.update().where(corpus_state.c.id == 1)
+                                .values(version=version, updated_at=_now()))
+            if not done.rowcount:
+                conn.execute(corpus_state.insert().values(id=1, version=version,
+                                                          updated_at=_now()))
 
     # -------------------------------------------------------------- staff users
 

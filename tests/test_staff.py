@@ -12,7 +12,7 @@ import yaml
 from bot.assembly import build_bot
 from bot.config import load_settings
 from bot.store import Store
-from bot.web.app import BOT, create_app
+from bot.web.app import BOT, SETTINGS, create_app, sync_corpus_once
 from bot.web.auth import COOKIE, hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,6 +281,26 @@ async def test_teaching_an_alternate_answers_next_time(client, store, corpus_dir
     assert teach and teach[0]["ticket_id"] == ticket_id and TEACH_ID in teach[0]["detail"]
     audit = await (await client.get("/staff/audit")).text()
     assert "teach" in audit and ticket_id in audit
+    # Recorded for the other replicas, which poll it.
+    assert store.corpus_version() == client.app[BOT].corpus.version
+
+
+async def test_a_replica_picks_up_a_corpus_taught_elsewhere(client, store, corpus_dir):
+    """Two apps on one database and one corpus directory: teach on one, the other follows."""
+    settings = client.app[SETTINGS]
+    other = create_app(settings, build_bot(settings, tickets=store), store)
+    seen = store.corpus_version()
+    question, before = await unanswered(client)
+    await login(client)
+    await client.post(f"/staff/tickets/{before['ticket_id']}/teach", data={
+        "csrf": await csrf_of(client), "mode": "alternate", "entry_id": TEACH_ID,
+        "phrasing": question})
+    assert other[BOT].corpus.version != client.app[BOT].corpus.version
+    assert other[BOT].reply(question).type == "fallback"
+    assert await sync_corpus_once(other, seen) == client.app[BOT].corpus.version
+    assert other[BOT].corpus.version == client.app[BOT].corpus.version
+    reply = other[BOT].reply(question)
+    assert reply.type == "answer" and reply.faq_id == TEACH_ID
 
 
 async def test_teaching_a_duplicate_is_refused_and_the_file_kept(client, corpus_dir):

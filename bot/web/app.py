@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,12 +22,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..config import Settings
+from ..corpus import load_corpus
 from ..domain import Reply
 from ..engine import Bot
 from ..store import Store
 from .notify import NOTIFIER, setup_notifier
 from .openapi import OPENAPI
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, RedisRateLimiter
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("faqbot.access")
@@ -34,8 +36,9 @@ log = logging.getLogger("faqbot.access")
 BOT = web.AppKey("bot", Bot)
 STORE = web.AppKey("store", Store)
 SETTINGS = web.AppKey("settings", Settings)
-LIMITER = web.AppKey("limiter", RateLimiter)
+LIMITER = web.AppKey("limiter", RateLimiter | RedisRateLimiter)
 METRICS = web.AppKey("metrics", dict)
+REPLICA = web.AppKey("replica", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -96,6 +99,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
                        "base-uri 'none'; form-action 'self'")
     if request.path != "/demo":
         headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers["X-Faqbot-Replica"] = request.app[REPLICA]
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     return response
 
@@ -315,7 +319,63 @@ def _make_metrics() -> dict[str, Any]:
     }
 
 
-def create_app(settings: Settings, bot: Bot, store: Store) -> web.Application:
+# ------------------------------------------------------------- corpus sync
+
+
+async def sync_corpus_once(app: web.Application, last_seen: str | None) -> str | None:
+    """Reload the corpus from disk if another replica recorded a new version.
+
+    Returns the recorded version now seen. Loading and indexing run in a thread;
+    `Bot.load_corpus` swaps the index whole, so requests go on meanwhile.
+    """
+    store, bot, settings = app[STORE], app[BOT], app[SETTINGS]
+    recorded = await asyncio.to_thread(store.corpus_version)
+    if recorded is None or recorded == last_seen:
+        return last_seen
+    if recorded != bot.corpus.version:
+        corpus = await asyncio.to_thread(load_corpus, settings.corpus)
+        if corpus.version != bot.corpus.version:
+            await asyncio.to_thread(bot.load_corpus, corpus)
+            logging.getLogger("faqbot").info(
+                "corpus reloaded: %s (recorded %s)", corpus.version, recorded)
+        if corpus.version != recorded:
+            logging.getLogger("faqbot").warning(
+                "corpus on disk is %s but %s was taught; do the replicas share one "
+                "corpus directory?", corpus.version, recorded)
+    return recorded
+
+
+async def _corpus_poller(app: web.Application):  # type: ignore[no-untyped-def]
+    interval = app[SETTINGS].corpus_poll_seconds
+    if interval <= 0:
+        yield
+        return
+
+    async def loop() -> None:
+        try:
+            last_seen = await asyncio.to_thread(app[STORE].corpus_version)
+        except Exception:
+            last_seen = None
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                last_seen = await sync_corpus_once(app, last_seen)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database blip must not end the poller
+                logging.getLogger("faqbot").exception("corpus poll failed")
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+def create_app(settings: Settings, bot: Bot, store: Store,
+               limiter: RateLimiter | RedisRateLimiter | None = None) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[errors_middleware, security_middleware, metrics_middleware],
@@ -323,7 +383,9 @@ def create_app(settings: Settings, bot: Bot, store: Store) -> web.Application:
     app[SETTINGS] = settings
     app[BOT] = bot
     app[STORE] = store
-    app[LIMITER] = RateLimiter(settings.rate_limit)
+    app[LIMITER] = limiter or RateLimiter(settings.rate_limit)
+    app[REPLICA] = settings.replica_name or f"{socket.gethostname()}:{settings.port}"
+    app.cleanup_ctx.append(_corpus_poller)
     app[METRICS] = _make_metrics()
     setup_notifier(app, settings.notify_url, store)
     app.router.add_post("/api/v1/messages", post_message)
@@ -349,13 +411,26 @@ def create_app(settings: Settings, bot: Bot, store: Store) -> web.Application:
 
 def run(settings: Settings, sessions_url: str | None = None) -> None:
     from ..assembly import build_bot
+    from ..sessions import RedisSessionStore, redis_client
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sessions_url = sessions_url or settings.sessions
     store = Store(settings.db_url)
-    bot = build_bot(settings, tickets=store)
-    app = create_app(settings, bot, store)
+    if sessions_url.startswith(("redis://", "rediss://", "unix://")):
+        client = redis_client(sessions_url)
+        client.ping()  # fail at start-up, not on the first patient
+        sessions = RedisSessionStore(client, settings.session_ttl, settings.redis_prefix)
+        limiter: RateLimiter | RedisRateLimiter = RedisRateLimiter(
+            settings.rate_limit, client, settings.redis_prefix)
+    elif sessions_url == "memory":
+        sessions, limiter = None, RateLimiter(settings.rate_limit)
+    else:
+        raise ValueError(f"sessions must be memory or redis://..., got {sessions_url!r}")
+    bot = build_bot(settings, tickets=store, sessions=sessions)
+    app = create_app(settings, bot, store, limiter)
     base = f"http://{settings.host}:{settings.port}"
-    print(f"faqbot ready: {len(bot.corpus.entries)} entries, corpus {bot.corpus.version}\n"
+    print(f"faqbot ready: {len(bot.corpus.entries)} entries, corpus {bot.corpus.version}, "
+          f"replica {app[REPLICA]}\n"
           f"  chat page:     {base}/\n  staff console: {base}/staff\n"
           f"  API:           POST {base}/api/v1/messages", flush=True)
     # aiohttp finishes in-flight requests on SIGTERM/SIGINT within shutdown_timeout.

@@ -1,10 +1,15 @@
-"""Per-client rate limiting: a fixed one-minute window counter per client key."""
+"""Per-client rate limiting: a fixed one-minute window counter per client key.
+
+`RateLimiter` counts in this process; `RedisRateLimiter` counts in Redis so
+that every replica behind the load balancer shares one budget per client.
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class RateLimiter:
@@ -28,4 +33,33 @@ class RateLimiter:
         if len(self._windows) >= self._max_clients:
             self._windows = {k: v for k, v in self._windows.items() if now - v[0] < 60}
         self._windows[client] = (start, count + 1)
+        return 0
+
+
+class RedisRateLimiter:
+    """The same contract over Redis: INCR a per-client key that EXPIREs after 60 s."""
+
+    def __init__(self, per_minute: int, url_or_client: Any, prefix: str = "faqbot:") -> None:
+        from ..sessions import redis_client
+
+        self.per_minute = per_minute
+        self.redis = redis_client(url_or_client) if isinstance(url_or_client, str) \
+            else url_or_client
+        self.prefix = f"{prefix}rate:"
+
+    def hit(self, client: str) -> int:
+        """Count one request; return 0 if allowed, else seconds to wait."""
+        if self.per_minute <= 0:
+            return 0
+        key = self.prefix + client
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 60, nx=True)  # the first hit of a window starts its clock
+        pipe.ttl(key)
+        count, _, ttl = pipe.execute()
+        if ttl is None or ttl < 0:  # a key left without expiry must not block forever
+            self.redis.expire(key, 60)
+            ttl = 60
+        if count > self.per_minute:
+            return max(1, int(ttl))
         return 0

@@ -586,6 +586,9 @@ async def _teach(request: web.Request, ticket: dict[str, Any], form: Any, userna
             raise ValueError("Unknown teaching choice.")
         corpus = await loop.run_in_executor(None, load_corpus, settings.corpus)
         bot.load_corpus(corpus)
+        # Other replicas poll this row and reload the same corpus directory.
+        await loop.run_in_executor(None, request.app[STORE].set_corpus_version,
+                                   corpus.version)
     store = request.app[STORE]
     store.audit(username, "teach", ticket["id"], detail)
     store.set_status(ticket["id"], "resolved", username)
