@@ -40,7 +40,7 @@ class Report:
                   for p, (ok, n) in sorted(self.per_procedure.items())]
         if self.sweep:
             lines.append("\nanswer threshold sweep (threshold, answer rate, precision):")
-            lines += [f"  {t:.2f}  {rate:.3f}  {precision:.3f}" for t, rate, precision in self.sweep]
+            lines += [f"  {t:.2f}  {rate:.3f}  {share:.3f}" for t, rate, share in self.sweep]
         return "\n".join(lines)
 
     def markdown(self) -> str:
