@@ -38,14 +38,25 @@ class Analyzer:
         return self.lexicon.replace.apply(corrected) if corrected != canonical else canonical
 
     def procedures_named(self, prepared: str) -> list[str]:
-        """Procedure slugs whose terms appear in prepared text, in order of first mention."""
+        """Procedure slugs whose terms appear in prepared text, in order of first mention.
+
+        Longer terms are matched first and blanked out, so "uterine fibroid
+        embolization" does not also count as plain "embolization".
+        """
         padded = f" {prepared} "
-        found: list[tuple[int, str]] = []
-        for slug, terms in self.lexicon.procedure_terms.items():
-            positions = [padded.find(f" {t} ") for t in terms if f" {t} " in padded]
-            if positions:
-                found.append((min(positions), slug))
-        return [slug for _, slug in sorted(found)]
+        first_seen: dict[str, int] = {}
+        terms = sorted(
+            ((term, slug) for slug, ts in self.lexicon.procedure_terms.items() for term in ts),
+            key=lambda pair: -len(pair[0]),
+        )
+        for term, slug in terms:
+            needle = f" {term} "
+            position = padded.find(needle)
+            while position >= 0:
+                first_seen[slug] = min(first_seen.get(slug, position), position)
+                padded = padded[:position + 1] + "#" * len(term) + padded[position + 1 + len(term):]
+                position = padded.find(needle)
+        return sorted(first_seen, key=first_seen.__getitem__)
 
 
 def plain_analyzer() -> Analyzer:

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,11 @@ class Corpus:
     source: str
     problems: tuple[Problem, ...] = ()
 
-    @property
+    @cached_property
     def by_id(self) -> dict[str, FaqEntry]:
         return {e.id: e for e in self.entries}
 
-    @property
+    @cached_property
     def version(self) -> str:
         """A short hash of every entry's content: which wording a patient saw."""
         digest = hashlib.sha256()

@@ -152,8 +152,8 @@ class Retriever:
 
     def scores(self, prepared_query: str) -> np.ndarray:
         """Score of every entry for an already prepared, stop-word-free query."""
-        word_q = self.word_vectorizer_.transform([prepared_query])
-        char_q = self.char_vectorizer_.transform([prepared_query])
+        word_q = _QueryVector.of(self.word_vectorizer_, prepared_query)
+        char_q = _QueryVector.of(self.char_vectorizer_, prepared_query)
         row_scores = (1.0 - self.char_weight) * _dot(word_q, self.word_matrix_)
         row_scores += self.char_weight * _dot(char_q, self.char_matrix_)
         if self.single_rows_:
@@ -186,5 +186,44 @@ def _related(a: str, b: str) -> bool:
     return common >= 5
 
 
-def _dot(query: sparse.csr_matrix, matrix_t: sparse.csr_matrix) -> np.ndarray:
-    return np.asarray((query @ matrix_t).todense()).ravel()
+class _QueryVector:
+    """A query's TF-IDF weights, computed as `TfidfVectorizer.transform` does
+    (sublinear tf, idf, L2 norm) without its per-call input validation, which
+    costs more than the arithmetic for a one-line query."""
+
+    __slots__ = ("indices", "values")
+
+    def __init__(self, indices: np.ndarray, values: np.ndarray) -> None:
+        self.indices = indices
+        self.values = values
+
+    @classmethod
+    def of(cls, vectorizer: TfidfVectorizer, text: str) -> _QueryVector:
+        vocabulary = vectorizer.vocabulary_
+        counts: dict[int, int] = {}
+        for feature in _analyzer(vectorizer)(text):
+            column = vocabulary.get(feature)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        if not counts:
+            return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+        indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        values = (1.0 + np.log(tf)) * vectorizer.idf_[indices]
+        values /= np.linalg.norm(values)
+        return cls(indices, values.astype(np.float32))
+
+
+def _analyzer(vectorizer: TfidfVectorizer):  # type: ignore[no-untyped-def]
+    cached = getattr(vectorizer, "_faqbot_analyzer", None)
+    if cached is None:
+        cached = vectorizer.build_analyzer()
+        vectorizer._faqbot_analyzer = cached
+    return cached
+
+
+def _dot(query: _QueryVector, matrix_t: sparse.csr_matrix) -> np.ndarray:
+    """Similarity of the query with every column of a (features x rows) matrix."""
+    if query.indices.size == 0:
+        return np.zeros(matrix_t.shape[1], dtype=np.float32)
+    return np.asarray(matrix_t[query.indices].T @ query.values).ravel()

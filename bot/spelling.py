@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
 from spellchecker import SpellChecker
 
 _MIN_LENGTH = 4
@@ -49,6 +49,9 @@ class Speller:
             vocabulary if isinstance(vocabulary, Counter) else Counter(vocabulary)
         )
         self._choices = sorted(w for w in self.vocabulary if len(w) >= _MIN_LENGTH - 1)
+        self._by_length: dict[int, list[str]] = {}
+        for choice in self._choices:
+            self._by_length.setdefault(len(choice), []).append(choice)
         self._cache: dict[str, str] = {}
 
     def correct_word(self, word: str) -> str:
@@ -69,9 +72,16 @@ class Speller:
             or is_english_word(word)
         ):
             return word
+        # Plain Levenshtein is at most twice Damerau-Levenshtein, so this cheap
+        # pre-filter keeps every real candidate; the slower scorer then ranks them.
+        near = [
+            choice for choice, _, _ in process.extract(
+                word, self._choices_by_length(len(word), limit),
+                scorer=Levenshtein.distance, score_cutoff=2 * limit, limit=None)
+        ]
         candidates = process.extract(
             word,
-            self._choices,
+            sorted(near),
             scorer=DamerauLevenshtein.distance,
             score_cutoff=limit,
             limit=8,
@@ -85,6 +95,11 @@ class Speller:
             key=lambda c: (c[1], c[0][0] != word[0], -self.vocabulary[c[0]], c[0]),
         )
         return str(best[0])
+
+    def _choices_by_length(self, length: int, limit: int) -> list[str]:
+        """Vocabulary words whose length is within `limit` of `length`."""
+        return [w for n in range(length - limit, length + limit + 1)
+                for w in self._by_length.get(n, ())]
 
     def correct(self, words: Iterable[str]) -> list[str]:
         return [self.correct_word(w) for w in words]
