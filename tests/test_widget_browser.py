@@ -7,91 +7,27 @@ is missing. Screenshots land in docs/screenshots/.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.live import CHROMIUM, LAUNCH_ARGS, LiveServer
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "docs" / "screenshots"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 if not shutil.which(CHROMIUM):
     pytest.skip("Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LiveServer:
-    """The real app on a loopback port, served from a thread with its own loop."""
-
-    def __init__(self, db_path: Path) -> None:
-        from aiohttp import web
-
-        from bot.assembly import build_bot
-        from bot.config import load_settings
-        from bot.store import Store
-        from bot.web.app import create_app
-
-        self.settings = load_settings().replace(db="sqlite:///" + str(db_path),
-                                                rate_limit=0, port=0)
-        self.store = Store(self.settings.db_url)
-        bot = build_bot(self.settings, tickets=self.store)
-        self.app = create_app(self.settings, bot, self.store)
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._web = web
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._runner: Any = None
-        self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._runner = self._web.AppRunner(self.app, access_log=None)
-            self._loop.run_until_complete(self._runner.setup())
-            site = self._web.TCPSite(self._runner, "127.0.0.1", self.port)
-            self._loop.run_until_complete(site.start())
-        except BaseException as exc:  # pragma: no cover - reported to the fixture
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._runner.cleanup())
-        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-        self._loop.close()
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait(30)
-        if self._error is not None:
-            raise self._error
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(30)
-        self.store.close()
 
 
 @pytest.fixture(scope="module")
