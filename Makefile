@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: serve test test-fast lint bench eval validate browser clean
+.PHONY: serve test test-fast lint bench bench-replicas eval validate browser nginx wrk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,19 @@ browser:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 	@[ -f node_modules/axe-core/axe.min.js ] || npm install --no-audit --no-fund --silent
 
-test: $(STAMP) browser
+# nginx fronts the replicas in tests/test_replicas.py and bench/replicas.py; PostgreSQL
+# (127.0.0.1:5432) and Redis (127.0.0.1:6379) are expected to be running already.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq nginx >/dev/null; fi; }
+
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi; }
+
+test: $(STAMP) browser nginx
 	$(BIN)/faqbot validate
 	$(BIN)/python -m pytest -q
 
@@ -46,6 +58,9 @@ validate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run_all.py
+
+bench-replicas: $(STAMP) nginx wrk
+	$(BIN)/python bench/replicas.py
 
 clean:
 	rm -rf $(VENV) node_modules reports .pytest_cache

@@ -104,6 +104,8 @@ SETTINGS: tuple[Setting, ...] = (
             "share one Redis."),
     Setting("corpus_poll_seconds", 2.0, "How often each replica checks the database for "
             "a corpus taught on another replica; 0 turns it off.", _seconds),
+    Setting("trust_forwarded", False, "Rate-limit by the last X-Forwarded-For address "
+            "(turn on only behind your own proxy, which sets it).", _bool),
     Setting("replica_name", "", "Name sent in the X-Faqbot-Replica response header; "
             "default: hostname:port."),
     Setting("max_sessions", 10000, "Most conversations kept in memory.", _positive_int),

@@ -105,3 +105,9 @@ def redis_prefix() -> Iterator[str]:
 def redis_url(redis_prefix: str) -> str:
     """The test Redis URL (use it with `redis_prefix`, which it implies)."""
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def services():  # type: ignore[no-untyped-def]
+    """For module-scoped fixtures: (fresh_pg_database, redis_or_skip, REDIS_URL)."""
+    return fresh_pg_database, redis_or_skip, REDIS_URL

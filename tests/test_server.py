@@ -112,6 +112,23 @@ async def test_rate_limit_answers_429_with_retry_after(aiohttp_client, tmp_path)
     assert int(response.headers["Retry-After"]) >= 1
 
 
+async def test_behind_a_proxy_each_forwarded_client_has_its_own_budget(
+        aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app, _ = make_app(tmp_path, rate_limit=2, trust_forwarded=True, replica_name="r7")
+    client = await aiohttp_client(app)
+
+    async def post(forwarded: str) -> int:
+        response = await client.post("/api/v1/messages", json={"text": "hi"},
+                                     headers={"X-Forwarded-For": forwarded})
+        assert response.headers["X-Faqbot-Replica"] == "r7"
+        return response.status
+
+    # The last hop is the one our proxy appended; what the client claimed before it is ignored.
+    assert [await post("6.6.6.6, 10.0.0.1"), await post("10.0.0.1")] == [200, 200]
+    assert await post("7.7.7.7, 10.0.0.1") == 429
+    assert await post("10.0.0.2") == 200
+
+
 async def test_rasa_round_trip_with_buttons(client) -> None:  # type: ignore[no-untyped-def]
     assert await (await client.get("/webhooks/rest/")).json() == {"status": "ok"}
     response = await client.post("/webhooks/rest/webhook",

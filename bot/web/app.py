@@ -99,7 +99,6 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
                        "base-uri 'none'; form-action 'self'")
     if request.path != "/demo":
         headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    headers["X-Faqbot-Replica"] = request.app[REPLICA]
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     return response
 
@@ -177,6 +176,10 @@ def session_field(data: dict[str, Any], name: str) -> str | None:
 def check_rate(request: web.Request) -> None:
     limiter = request.app[LIMITER]
     client = request.remote or "unknown"
+    if request.app[SETTINGS].trust_forwarded:
+        # The address our own proxy saw: the last hop it appended, not a client's claim.
+        forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+        client = forwarded or client
     wait = limiter.hit(client)
     if wait:
         raise web.HTTPTooManyRequests(
@@ -374,6 +377,11 @@ async def _corpus_poller(app: web.Application):  # type: ignore[no-untyped-def]
         pass
 
 
+async def _replica_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, errors included, says which replica sent it."""
+    response.headers["X-Faqbot-Replica"] = request.app[REPLICA]
+
+
 def create_app(settings: Settings, bot: Bot, store: Store,
                limiter: RateLimiter | RedisRateLimiter | None = None) -> web.Application:
     app = web.Application(
@@ -386,6 +394,7 @@ def create_app(settings: Settings, bot: Bot, store: Store,
     app[LIMITER] = limiter or RateLimiter(settings.rate_limit)
     app[REPLICA] = settings.replica_name or f"{socket.gethostname()}:{settings.port}"
     app.cleanup_ctx.append(_corpus_poller)
+    app.on_response_prepare.append(_replica_header)
     app[METRICS] = _make_metrics()
     setup_notifier(app, settings.notify_url, store)
     app.router.add_post("/api/v1/messages", post_message)
