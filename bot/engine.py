@@ -156,7 +156,8 @@ class Bot:
             query = f"{text} {terms[0]}" if terms else text
         matches = self.rank(query, named[0] if named else state.procedure)
         decision = decide(matches, entries, self.settings.thresholds,
-                          lambda faq_id: retriever.shares_content(prepared, faq_id))
+                          lambda faq_id: retriever.shares_content(prepared, faq_id),
+                          procedure_known=bool(named or state.procedure))
         reply = self._from_decision(decision, entries, state, redacted, base, matches, named)
         if reply.type == "answer" and reply.procedure and reply.procedure != "general":
             state.procedure = reply.procedure
@@ -202,9 +203,11 @@ class Bot:
         )
         confidence = decision.match.score if decision.match else 0.0
         if decision.type == "clarify":
+            text = ("Which procedure is your question about?" if decision.reason ==
+                    "which procedure" else
+                    "I want to be sure I answer the right question. Did you mean one of these?")
             return Reply(
-                type="clarify", text="I want to be sure I answer the right question. "
-                "Did you mean one of these?", confidence=confidence, suggestions=suggestions,
+                type="clarify", text=text, confidence=confidence, suggestions=suggestions,
                 reason=decision.reason, **base,  # type: ignore[arg-type]
             )
         ticket = self._ticket("fallback", state, redacted, matches[:5], named)

@@ -147,7 +147,8 @@ def threshold_sweep(
         answered = right = 0
         for expected, matches, prepared in ranked:
             decision = decide(matches, entries, trial,
-                              lambda faq_id, p=prepared: bot.retriever.shares_content(p, faq_id))
+                              lambda faq_id, p=prepared: bot.retriever.shares_content(p, faq_id),
+                              procedure_known=bool(bot.analyzer.procedures_named(prepared)))
             if decision.type == "answer" and decision.match:
                 answered += 1
                 right += decision.match.faq_id == expected

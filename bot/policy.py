@@ -85,6 +85,7 @@ def decide(
     entries: Mapping[str, FaqEntry],
     thresholds: Thresholds,
     supported: Callable[[str], bool] = lambda faq_id: True,
+    procedure_known: bool = True,
 ) -> Decision:
     """Answer, clarify or fall back.
 
@@ -104,6 +105,20 @@ def decide(
         m for m in matches[1:3]
         if top.score - m.score < thresholds.margin and m.score >= thresholds.suggest_floor
     ]
+    if top.score >= needed and not procedure_known:
+        # "How long does it take?" with no procedure named or remembered: the
+        # best entries are about different procedures, so ask which one.
+        owners = {entries[top.faq_id].procedure}
+        others = []
+        for match in matches[1:]:
+            owner = entries[match.faq_id].procedure
+            if match.score >= thresholds.suggest_floor and owner not in owners:
+                owners.add(owner)
+                others.append(match)
+            if len(others) == 2:
+                break
+        if entries[top.faq_id].procedure not in (None, "general") and others:
+            return Decision("clarify", top, (top, *others), reason="which procedure")
     if top.score >= needed and close:
         return Decision("clarify", top, (top, *close), reason="two answers are close")
     if top.score >= needed:

@@ -53,7 +53,8 @@ def test_bundled_lexicon_maps_lay_terms(bot) -> None:  # type: ignore[no-untyped
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        ("kyfoplasty recovry drive", "vert-recovery-driving"),
+        ("kyfoplasty recovry", "vert-recovery-overview"),
+        ("when can i drve after kyfoplasty", "vert-recovery-driving"),
         ("how long does a kyphoplasty take", "vert-procedure-duration"),
         ("is ufe painful", "ufe-procedure-awake-pain"),
         ("what is y90", "tace-overview-what-is-y90"),
