@@ -278,9 +278,19 @@ class Store:
     # ----------------------------------------------------------- reply records
 
     def record_reply(self, reply_type: str, faq_id: str | None, corpus_version: str | None) -> None:
+        self.record_replies([(_now(), reply_type, faq_id, corpus_version)])
+
+    def record_replies(
+        self, rows: Sequence[tuple[dt.datetime, str, str | None, str | None]]
+    ) -> None:
+        """Store (time, type, faq_id, corpus_version) rows in one transaction."""
+        if not rows:
+            return
         with self.engine.begin() as conn:
-            conn.execute(reply_log.insert().values(
-                at=_now(), type=reply_type, faq_id=faq_id, corpus_version=corpus_version))
+            conn.execute(reply_log.insert(), [
+                {"at": at, "type": kind, "faq_id": faq_id, "corpus_version": version}
+                for at, kind, faq_id, version in rows
+            ])
 
     def daily_rates(self, days: int = 14) -> list[dict[str, Any]]:
         since = _now() - dt.timedelta(days=days)

@@ -258,3 +258,15 @@ def test_property_no_5xx(payload: Any, tmp_path_factory) -> None:  # type: ignor
             jsonschema.validate(body, response_schema("/api/v1/messages", "post", status))
 
     asyncio.run(run())
+
+
+async def test_replies_are_logged_for_insights(aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.web.replylog import REPLY_LOG
+
+    app, store = make_app(tmp_path)
+    client = await aiohttp_client(app)
+    await client.post("/api/v1/messages", json={"text": "when can i drive after kyphoplasty"})
+    await client.post("/api/v1/messages", json={"text": "what's the weather tomorrow"})
+    await app[REPLY_LOG].flush()
+    rates = store.daily_rates()
+    assert rates and rates[-1]["messages"] == 2 and rates[-1]["fallback_rate"] == 0.5

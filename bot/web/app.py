@@ -29,6 +29,7 @@ from ..store import Store
 from .notify import NOTIFIER, setup_notifier
 from .openapi import OPENAPI
 from .ratelimit import RateLimiter, RedisRateLimiter
+from .replylog import REPLY_LOG, setup_reply_log
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("faqbot.access")
@@ -204,7 +205,7 @@ async def answer(request: web.Request, text: str, session_id: str | None) -> Rep
     """The one path from a channel to the engine and back, shared by every channel."""
     app = request.app
     reply = app[BOT].reply(text, session_id)
-    app[STORE].record_reply(reply.type, reply.faq_id, reply.corpus_version)
+    app[REPLY_LOG].add(reply.type, reply.faq_id, reply.corpus_version)
     app[METRICS]["replies"].labels(reply.type).inc()
     if reply.ticket_id and reply.type in ("handoff", "emergency"):
         app[NOTIFIER].ticket_opened(reply.ticket_id, reply.type, reply.procedure)
@@ -397,6 +398,7 @@ def create_app(settings: Settings, bot: Bot, store: Store,
     app.on_response_prepare.append(_replica_header)
     app[METRICS] = _make_metrics()
     setup_notifier(app, settings.notify_url, store)
+    setup_reply_log(app, store)
     app.router.add_post("/api/v1/messages", post_message)
     app.router.add_post("/api/v1/feedback", post_feedback)
     app.router.add_get("/api/v1/sessions/{session_id}/messages", get_staff_messages)
