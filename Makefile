@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not browser"
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot tests
+	$(BIN)/ruff check bot tests tools bench
 
 eval: $(STAMP)
 	$(BIN)/faqbot eval
@@ -55,7 +55,7 @@ eval: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/faqbot validate
 
-bench: $(STAMP)
+bench: $(STAMP) nginx wrk
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run_all.py
 

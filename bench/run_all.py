@@ -100,6 +100,13 @@ def run_benchmarks() -> dict:
         print(f"{name} ...", file=sys.stderr, flush=True)
         results[name], results["seconds"][name] = run_json(args, timeout)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")  # partial results survive
+    print("replicas ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(HERE / "replicas.py")], cwd=ROOT,
+                          timeout=300, check=False, stdout=sys.stderr)
+    if done.returncode == 0:
+        results["replicas"] = json.loads((HERE / "replicas.json").read_text())
+        results["seconds"]["replicas"] = time.perf_counter() - started
     return results
 
 
@@ -506,6 +513,28 @@ def write_doc(results: dict, figures: list[tuple[str, str]]) -> None:
         lines.append(f"| medquad.jsonl | {mq['entries']:,} | {mq['ready_s']:.2f} | "
                      f"{mq['rss_mib']:.0f} |")
     lines += [""]
+
+    rp = results.get("replicas")
+    if rp:
+        one, two = rp["runs"][0], rp["runs"][1]
+        lines += [
+            "## Replicas",
+            "",
+            f"`bench/replicas.py`: `{rp['endpoint']}` through {rp['proxy']} with "
+            f"{rp['stores']}, {rp['load']} for {rp['seconds']} s at {rp['connections']} "
+            f"connections, on {rp['cpus']} CPUs (nginx and wrk share them).",
+            "",
+            "| replicas | requests/s | p50 ms | p99 ms | non-2xx |",
+            "|---:|---:|---:|---:|---:|",
+            *(f"| {r['replicas']} | {r['requests_per_second']:.0f} | "
+              f"{r['latency_p50_ms']:.1f} | {r['latency_p99_ms']:.1f} | {r['non_2xx']} |"
+              for r in (one, two)),
+            "",
+            f"Scaling ratio, 2 replicas over 1: **{rp['scaling_ratio']:.2f}**. Two server "
+            "processes on two cores, with nginx, PostgreSQL, Redis and wrk on the same "
+            "cores, cannot reach 2.0; the ratio shows the replicas share no lock.",
+            "",
+        ]
 
     lines += ["## Plots", ""]
     for name, caption in figures:
