@@ -316,6 +316,27 @@ def profile_section(lines: list[str]) -> None:
         lines += ["No profile yet: run `.venv/bin/python bench/profile_retrieval.py` "
                   "(needs pyinstrument).", ""]
         return
+    lines += [
+        "What the first profile (below) led to, each change measured and kept only where it "
+        "left results unchanged:",
+        "",
+        "- typo correction: a plain Levenshtein pre-filter (never more than twice the "
+        "Damerau-Levenshtein distance, so no candidate is lost) before the slower scorer: "
+        "4.2× faster on 190 unknown words from perturbed queries, identical candidates;",
+        "- query vectors computed directly from the fitted vocabulary and idf instead of "
+        "`TfidfVectorizer.transform`, whose per-call validation cost more than the arithmetic "
+        "(`tests/test_retriever.py` checks the vectors are equal): a bundled-corpus search "
+        "went from about 2.5 ms to 0.4 ms, and p50 at 47k from 3.6 ms to about 2 ms;",
+        "- indexing reuses each text's canonical form from the vocabulary pass, and a "
+        "corpus with one phrasing per entry skips the entry-level matrices: the 47k build "
+        "went from about 61 s to under 12 s;",
+        "- the reply log (for insights) is written in one batch a second instead of a "
+        "transaction per message; tickets still commit before the reply.",
+        "",
+        "Re-run `bench/profile_retrieval.py` to profile the current code; the figures below "
+        "are from the profile taken before these changes.",
+        "",
+    ]
     prof = json.loads(PROFILE.read_text())
     build, queries = prof["build"], prof["queries"]
     bi, qi = build["inclusive"], queries["inclusive"]
@@ -390,7 +411,29 @@ def write_doc(results: dict, figures: list[tuple[str, str]]) -> None:
     ]
     for target, measured, verdict, margin in targets(results):
         lines.append(f"| {target} | {measured} | {verdict} | {margin} |")
-    lines += [""]
+    lines += [
+        "",
+        "Why the missed targets are missed:",
+        "",
+        "- **HTTP against a bare handler.** The bare handler parses JSON and returns a fixed "
+        "body; ours runs the emergency patterns, redaction, intents, spelling correction, "
+        "two TF-IDF similarity passes over every phrasing, the policy, the session store and "
+        "metrics for each message. In-process, `Bot.reply` plus serialisation takes about "
+        "0.65 ms, and the retrieval part of it is sparse matrix row slicing and products "
+        "(see the profile), so one process tops out at a few hundred to about a thousand "
+        "messages a second: 0.6 of a do-nothing handler (about 20,000 a second here) would "
+        "need a reply in well under 0.1 ms. The way to more throughput is more processes: "
+        "two replicas give the ratio in *Replicas* below.",
+        "- **Queries per second against bm25s.** bm25s scores with a precomputed sparse "
+        "matrix of one word-token vocabulary; ours also scores character n-grams (for "
+        "typos) and corrects misspelled words before searching, which is why our hit@5 on "
+        "perturbed queries is higher (96% against 78% at 47k) and why it is slower at small "
+        "sizes, where fixed per-query costs dominate.",
+        "- **p99 at 47k.** p50 is about 2 ms; the tail comes from queries with a misspelled "
+        "word, where spelling correction searches the 30,000-word vocabulary, and from "
+        "the shared machine (the same runs move by up to 2×).",
+        "",
+    ]
 
     lines += [
         "## Retrieval",
