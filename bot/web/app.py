@@ -30,6 +30,7 @@ from .notify import NOTIFIER, setup_notifier
 from .openapi import OPENAPI
 from .ratelimit import RateLimiter, RedisRateLimiter
 from .replylog import REPLY_LOG, setup_reply_log
+from .tasks import running
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("faqbot.access")
@@ -136,7 +137,11 @@ def _is_api(request: web.Request) -> bool:
 
 async def read_json(request: web.Request) -> dict[str, Any]:
     # Content-Type is not enforced: some chat widgets post JSON as text/plain.
-    raw = await request.read()
+    return parse_json_object(await request.read())
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 saying what is wrong with it."""
     if not raw:
         raise web.HTTPBadRequest(reason="empty body; send a JSON object")
     try:
@@ -369,13 +374,8 @@ async def _corpus_poller(app: web.Application):  # type: ignore[no-untyped-def]
             except Exception:  # a database blip must not end the poller
                 logging.getLogger("faqbot").exception("corpus poll failed")
 
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with running(loop()):
+        yield
 
 
 async def _replica_header(request: web.Request, response: web.StreamResponse) -> None:

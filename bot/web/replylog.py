@@ -14,6 +14,7 @@ import datetime as dt
 from aiohttp import web
 
 from ..store import Store
+from .tasks import running
 
 FLUSH_SECONDS = 1.0
 
@@ -45,13 +46,8 @@ def setup_reply_log(app: web.Application, store: Store) -> None:
                 await asyncio.sleep(FLUSH_SECONDS)
                 await app[REPLY_LOG].flush()
 
-        task = asyncio.get_running_loop().create_task(loop())
-        yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        async with running(loop()):
+            yield
         await app[REPLY_LOG].flush()
 
     app.cleanup_ctx.append(flusher)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -28,7 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from ...domain import Reply
-from ..app import SETTINGS, STORE, answer, json_error
+from ..app import SETTINGS, STORE, answer, json_error, parse_json_object
 
 log = logging.getLogger("faqbot.chatwoot")
 
@@ -113,15 +112,7 @@ async def _read_event(request: web.Request) -> dict[str, Any]:
     raw = await request.content.read(MAX_EVENT_BYTES + 1)
     if len(raw) > MAX_EVENT_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_EVENT_BYTES, actual_size=len(raw))
-    if not raw:
-        raise web.HTTPBadRequest(reason="empty body; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(reason="malformed JSON") from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(reason="expected a JSON object")
-    return data
+    return parse_json_object(raw)
 
 
 def _id(value: Any, name: str) -> int:
