@@ -31,8 +31,13 @@ def test_help_lists_every_command() -> None:
                     "staff"):
         assert command in result.stdout
     serve = run("serve", "--help").stdout
-    for option in ("--host", "--port", "--corpus", "--db", "--rate-limit", "emergency_number"):
+    for option in ("--host", "--port", "--corpus", "--db", "--rate-limit", "--sessions"):
         assert option in serve
+    # Every setting is documented where operators look for it.
+    from bot.config import SETTINGS
+
+    for setting in SETTINGS:
+        assert setting.name in serve and setting.help.split()[0] in serve, setting.name
 
 
 def test_ask_json_lines_share_one_session() -> None:
