@@ -116,3 +116,20 @@ def test_procedure_name_alone_is_not_evidence(bot) -> None:  # type: ignore[no-u
     assert not bot.retriever.shares_content(prepared, "vert-recovery-driving")
     prepared = bot.analyzer.prepare("when can i drive after the kyphoplasty")
     assert bot.retriever.shares_content(prepared, "vert-recovery-driving")
+
+
+@pytest.mark.parametrize("limit", [0, 10_000_000])
+def test_dot_matches_scipy_on_both_paths(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scipy import sparse
+
+    import bot.retriever as retriever_module
+
+    monkeypatch.setattr(retriever_module, "_GATHER_LIMIT", limit)
+    rng = np.random.default_rng(0)
+    matrix = sparse.random(300, 50, density=0.1, format="csr", random_state=1, dtype=np.float32)
+    for _ in range(30):
+        indices = np.unique(rng.integers(0, 300, size=rng.integers(1, 8)))
+        values = rng.random(indices.size).astype(np.float32)
+        expected = np.asarray(matrix[indices].T @ values).ravel()
+        got = retriever_module._dot(_QueryVector(indices, values), matrix)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
