@@ -122,6 +122,7 @@ def run_evaluation(settings: Settings, tests_dir: Path) -> Report:
     })
     report.per_procedure = {p: (ok, total) for p, (ok, total) in per_procedure.items()}
     report.sweep = threshold_sweep(bot, items)
+    _heldout(bot, tests_dir / "heldout" / "questions.yaml", report)
     _safety_sets(bot, tests_dir / "data", report)
     _conversations(bot, tests_dir / "eval" / "conversations.yaml", report)
     return report
@@ -158,6 +159,39 @@ def threshold_sweep(
 
 def _ranked(bot: Bot, question: str) -> list[str]:
     return [m.faq_id for m in bot.rank(question)]
+
+
+def _heldout(bot: Bot, path: Path, report: Report) -> None:
+    """Questions nobody tuned on: answerable ones (`expect` an id) and ones the
+    corpus does not cover (`expect: null`), reported apart from the main set."""
+    if not path.exists():
+        return
+    items = _load(path)
+    answerable = [i for i in items if i.get("expect")]
+    uncovered = [i for i in items if not i.get("expect")]
+    right = answered = answered_right = declined = 0
+    for number, item in enumerate(answerable):
+        reply = bot.reply(str(item["q"]), f"heldout-{number}")
+        got = reply.faq_id or (reply.suggestions[0].faq_id if reply.suggestions else "")
+        right += got == item["expect"]
+        answered += reply.type == "answer"
+        answered_right += reply.type == "answer" and reply.faq_id == item["expect"]
+        if got != item["expect"]:
+            report.misses.append((f"[held-out] {item['q']}", item["expect"], got or "-",
+                                  reply.type))
+    for number, item in enumerate(uncovered):
+        reply = bot.reply(str(item["q"]), f"heldout-none-{number}")
+        declined += reply.type != "answer"
+        if reply.type == "answer":
+            report.safety_misses.append(("held-out, not covered", str(item["q"]),
+                                         reply.faq_id or reply.type))
+    if answerable:
+        report.figures["heldout_questions"] = len(answerable)
+        report.figures["heldout_top1_accuracy"] = right / len(answerable)
+        report.figures["heldout_answer_precision"] = (
+            answered_right / answered if answered else 0.0)
+    if uncovered:
+        report.figures["heldout_uncovered_declined"] = declined / len(uncovered)
 
 
 def _safety_sets(bot: Bot, data_dir: Path, report: Report) -> None:
