@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..config import Settings
 from ..corpus import load_corpus
 from ..domain import Reply
 from ..engine import Bot
+from ..spelling import is_english_word
 from ..store import Store
 from .notify import NOTIFIER, setup_notifier
 from .openapi import OPENAPI
@@ -425,6 +427,9 @@ def run(settings: Settings, sessions_url: str | None = None) -> None:
     from ..sessions import RedisSessionStore, redis_client
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # The English word list behind typo correction takes about half a second
+    # to load; load it beside start-up so the first patient does not wait.
+    threading.Thread(target=is_english_word, args=("warm",), daemon=True).start()
     sessions_url = sessions_url or settings.sessions
     store = Store(settings.db_url)
     if sessions_url.startswith(("redis://", "rediss://", "unix://")):
