@@ -88,9 +88,20 @@ class EmergencyDetector:
                     continue
                 for pattern in category.patterns:
                     for match in pattern.finditer(clause):
-                        if not _negated(clause, match.start()):
+                        if not _negated(clause, match.start()) and not _negated_inside(
+                            match.group(0), pattern.pattern
+                        ):
                             return Emergency(category.name, category.reason, category.self_harm)
         return None
+
+
+def _negated_inside(matched: str, pattern: str) -> bool:
+    """A negation that a gap let into the match: "chest does not hurt".
+
+    Patterns that spell a negation themselves ("will not stop") keep it.
+    """
+    return any(word in _NEGATION and not re.search(rf"\b{word}\b", pattern)
+               for word in matched.split())
 
 
 def _negated(clause: str, start: int) -> bool:

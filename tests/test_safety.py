@@ -63,6 +63,14 @@ def test_negation_and_history(detector: EmergencyDetector, text: str) -> None:
     assert detector.detect(text) is None
 
 
+def test_negation_inside_a_gap(detector: EmergencyDetector) -> None:
+    assert detector.detect("my chest does not hurt, when can i lift") is None
+    found = detector.detect("my chest doesn't hurt but my arm is numb")
+    assert found is not None and found.category == "limb-ischemia"
+    # A negation the pattern spells itself still counts.
+    assert detector.detect("the bleeding will not stop").category == "bleeding"
+
+
 def test_negation_does_not_cross_clauses(detector: EmergencyDetector) -> None:
     assert detector.detect("no fever, but my leg is cold and blue") is not None
 
