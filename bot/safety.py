@@ -27,6 +27,10 @@ _HISTORY = re.compile(
     r"\b(?:\d+ (?:years?|yrs?|months?|decades?) ago|years ago|months ago|a year ago|"
     r"last year|(?:19|20)\d\d|as a (?:child|kid|teen)|history of|in the past|disorder)\b"
 )
+_PRESENT = re.compile(
+    r"\b(?:now|today|tonight|this (?:morning|afternoon|evening)|currently|again|since|"
+    r"keeps?|still|just|started|starting)\b"
+)
 _NEGATION_WINDOW = 4
 
 
@@ -83,7 +87,9 @@ class EmergencyDetector:
         clauses = self.clauses(text)
         for category in self.categories:
             for clause in clauses:
-                is_history = bool(_HISTORY.search(clause))
+                # "A stroke 3 years ago" is history; "stent in 2019 and now chest
+                # pain" is not: a present-time word keeps the clause current.
+                is_history = bool(_HISTORY.search(clause)) and not _PRESENT.search(clause)
                 if is_history and not category.ignores_history:
                     continue
                 for pattern in category.patterns:

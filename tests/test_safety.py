@@ -63,6 +63,18 @@ def test_negation_and_history(detector: EmergencyDetector, text: str) -> None:
     assert detector.detect(text) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "had my stent in 2019 and now have crushing chest pain",
+        "I had a stroke years ago and today her face is drooping again",
+    ],
+)
+def test_history_does_not_hide_a_current_emergency(detector: EmergencyDetector,
+                                                    text: str) -> None:
+    assert detector.detect(text) is not None
+
+
 def test_negation_inside_a_gap(detector: EmergencyDetector) -> None:
     assert detector.detect("my chest does not hurt, when can i lift") is None
     found = detector.detect("my chest doesn't hurt but my arm is numb")
