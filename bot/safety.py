@@ -22,7 +22,10 @@ from .spelling import Speller
 _CLAUSE_BREAK = re.compile(r"[.,;:!?\n()]+|\b(?:but|however|although|though|anyway|also)\b", re.I)
 _NEGATION = {"no", "not", "never", "without", "nor", "none", "nothing", "denies", "deny"}
 _SCOPE_END = {"and", "but", "so", "then", "because", "since", "now", "until"}
-_NOT_NEGATION = re.compile(r"\b(?:not sure|not certain|do not know|not know|not to worry)\b")
+# Phrases with "not" that do not deny a symptom: "can not stop throwing up".
+_NOT_NEGATION = re.compile(
+    r"\b(?:not sure|not certain|do not know|not know|not to worry|"
+    r"(?:can|could|will|would|does|did) not stop|not stopping)\b")
 _HISTORY = re.compile(
     r"\b(?:\d+ (?:years?|yrs?|months?|decades?) ago|years ago|months ago|a year ago|"
     r"last year|(?:19|20)\d\d|as a (?:child|kid|teen)|history of|in the past|disorder)\b"

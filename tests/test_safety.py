@@ -75,6 +75,25 @@ def test_history_does_not_hide_a_current_emergency(detector: EmergencyDetector,
     assert detector.detect(text) is not None
 
 
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("there is blood all over the bed from my groin", "bleeding"),
+        ("no, the bleeding has not stopped", "bleeding"),
+        ("bleeding still hasnt stopped after 10 min", "bleeding"),
+        ("i cant stop throwing up blood", "vomiting-blood"),
+        ("he is not making sense and his face looks weird", "stroke"),
+        ("thinking about ending my life", "self-harm"),
+        ("the lump in my groin is getting huge and hard", "swelling"),
+    ],
+)
+def test_paraphrases_found_after_the_sets_were_written(
+    detector: EmergencyDetector, text: str, category: str
+) -> None:
+    found = detector.detect(text)
+    assert found is not None and found.category == category
+
+
 def test_negation_inside_a_gap(detector: EmergencyDetector) -> None:
     assert detector.detect("my chest does not hurt, when can i lift") is None
     found = detector.detect("my chest doesn't hurt but my arm is numb")
