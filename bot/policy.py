@@ -98,7 +98,7 @@ def decide(
     top = matches[0]
     if not supported(top.faq_id):
         near = tuple(m for m in matches[:3] if m.score >= thresholds.suggest_floor)
-        return Decision("fallback", top, near, reason="only the procedure name matched")
+        return Decision("fallback", top, near, reason="no real word shared with the best entry")
     entry = entries[top.faq_id]
     needed = thresholds.risky_answer if thresholds.is_risky(entry) else thresholds.answer
     close = [
