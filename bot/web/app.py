@@ -427,9 +427,6 @@ def run(settings: Settings, sessions_url: str | None = None) -> None:
     from ..sessions import RedisSessionStore, redis_client
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    # The English word list behind typo correction takes about half a second
-    # to load; load it beside start-up so the first patient does not wait.
-    threading.Thread(target=is_english_word, args=("warm",), daemon=True).start()
     sessions_url = sessions_url or settings.sessions
     store = Store(settings.db_url)
     if sessions_url.startswith(("redis://", "rediss://", "unix://")):
@@ -444,6 +441,10 @@ def run(settings: Settings, sessions_url: str | None = None) -> None:
         raise ValueError(f"sessions must be memory or redis://..., got {sessions_url!r}")
     bot = build_bot(settings, tickets=store, sessions=sessions)
     app = create_app(settings, bot, store, limiter)
+    # The English word list behind typo correction takes about half a second
+    # to load. Load it once the index is built (not beside it: they would share
+    # one interpreter lock), while the server starts, so no patient waits for it.
+    threading.Thread(target=is_english_word, args=("warm",), daemon=True).start()
     base = f"http://{settings.host}:{settings.port}"
     print(f"faqbot ready: {len(bot.corpus.entries)} entries, corpus {bot.corpus.version}, "
           f"replica {app[REPLICA]}\n"
