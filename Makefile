@@ -48,6 +48,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests tools bench
+	$(BIN)/mypy bot
 
 eval: $(STAMP)
 	$(BIN)/faqbot eval

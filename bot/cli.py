@@ -15,7 +15,7 @@ def _add_corpus(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="settings YAML file")
 
 
-def _settings(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace, **overrides: object):
     settings = load_settings(getattr(args, "config", None))
     changes = {k: v for k, v in overrides.items() if v is not None}
     if getattr(args, "corpus", None):

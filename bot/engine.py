@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from .analysis import Analyzer
@@ -117,10 +118,14 @@ class Bot:
         corpus, entries, analyzer, retriever, version = self._index
         state = self.sessions.load(session_id)
         redacted = redact(text)
-        base = {"session_id": session_id, "corpus_version": version}
+        disclaimer = None
         if not state.disclaimer_shown:
-            base["disclaimer"] = DISCLAIMER.format(emergency_number=self.settings.emergency_number)
+            disclaimer = DISCLAIMER.format(emergency_number=self.settings.emergency_number)
             state.disclaimer_shown = True
+        # Every reply of this turn carries the session, the corpus version and,
+        # on the first turn only, the disclaimer.
+        base = partial(Reply, session_id=session_id, corpus_version=version,
+                       disclaimer=disclaimer)
 
         emergency = self.detector.detect(text)
         if emergency:
@@ -135,15 +140,15 @@ class Bot:
         if intent and intent.name in self.intents.intents.smalltalk_replies:
             reply_text = self.intents.intents.smalltalk_replies[intent.name].format(
                 emergency_number=self.settings.emergency_number)
-            reply = Reply(type="smalltalk", text=reply_text, reason=intent.name, **base)
+            reply = base(type="smalltalk", text=reply_text, reason=intent.name)
             return self._finish(state, redacted, reply)
 
         if (intent and intent.name == "out_of_scope" and not named) or not _has_known_word(
             prepared, analyzer
         ):
             ticket = self._ticket("fallback", state, redacted, (), named)
-            reply = Reply(type="fallback", text=self.intents.intents.out_of_scope_reply,
-                          ticket_id=ticket, reason="out of scope", **base)
+            reply = base(type="fallback", text=self.intents.intents.out_of_scope_reply,
+                         ticket_id=ticket, reason="out of scope")
             return self._finish(state, redacted, reply)
 
         query = text
@@ -184,7 +189,7 @@ class Bot:
         entries: dict[str, FaqEntry],
         state: SessionState,
         redacted: str,
-        base: dict[str, object],
+        base: Callable[..., Reply],
         matches: list[Match],
         named: list[str],
     ) -> Reply:
@@ -193,10 +198,10 @@ class Bot:
             follow = tuple(
                 Suggestion(f, entries[f].question) for f in entry.follow_ups[:3] if f in entries
             )
-            return Reply(
+            return base(
                 type="answer", text=entry.answer, faq_id=entry.id, procedure=entry.procedure,
                 topic=entry.topic, confidence=decision.match.score, suggestions=follow,
-                sources=entry.sources, reason=decision.reason, **base,  # type: ignore[arg-type]
+                sources=entry.sources, reason=decision.reason,
             )
         suggestions = tuple(
             Suggestion(m.faq_id, entries[m.faq_id].question) for m in decision.suggestions
@@ -206,9 +211,9 @@ class Bot:
             text = ("Which procedure is your question about?" if decision.reason ==
                     "which procedure" else
                     "I want to be sure I answer the right question. Did you mean one of these?")
-            return Reply(
+            return base(
                 type="clarify", text=text, confidence=confidence, suggestions=suggestions,
-                reason=decision.reason, **base,  # type: ignore[arg-type]
+                reason=decision.reason,
             )
         ticket = self._ticket("fallback", state, redacted, matches[:5], named)
         text = ("I'm sorry, I don't have a good answer to that. I've passed your question to "
@@ -216,11 +221,11 @@ class Bot:
                 f"team, and in an emergency call {self.settings.emergency_number}.")
         if suggestions:
             text += " In the meantime, one of these might help:"
-        return Reply(type="fallback", text=text, confidence=confidence, suggestions=suggestions,
-                     ticket_id=ticket, reason=decision.reason, **base)  # type: ignore[arg-type]
+        return base(type="fallback", text=text, confidence=confidence, suggestions=suggestions,
+                     ticket_id=ticket, reason=decision.reason)
 
     def _emergency(
-        self, emergency: Emergency, state: SessionState, redacted: str, base: dict[str, object]
+        self, emergency: Emergency, state: SessionState, redacted: str, base: Callable[..., Reply]
     ) -> Reply:
         number = self.settings.emergency_number
         text = (f"This may be an emergency. Call {number} now, or ask someone to call for you. "
@@ -234,11 +239,11 @@ class Bot:
                      "You are not alone, and help is there right now.")
         ticket = self._ticket("emergency", state, redacted, (), [], urgent=True,
                               reason=emergency.category)
-        return Reply(type="emergency", text=text, confidence=1.0, ticket_id=ticket,
-                     reason=emergency.category, **base)  # type: ignore[arg-type]
+        return base(type="emergency", text=text, confidence=1.0, ticket_id=ticket,
+                     reason=emergency.category)
 
     def _handoff(
-        self, state: SessionState, redacted: str, base: dict[str, object], named: list[str]
+        self, state: SessionState, redacted: str, base: Callable[..., Reply], named: list[str]
     ) -> Reply:
         ticket = self._ticket("handoff", state, redacted, (), named)
         replies = self.intents.intents.handoff_replies
@@ -248,8 +253,7 @@ class Bot:
             ticket_id=ticket, reply_hours=self.settings.reply_hours, on_call=on_call,
             emergency_number=self.settings.emergency_number,
         )
-        return Reply(type="handoff", text=text, ticket_id=ticket, reason="asked for a person",
-                     **base)  # type: ignore[arg-type]
+        return base(type="handoff", text=text, ticket_id=ticket, reason="asked for a person")
 
     def in_office_hours(self) -> bool:
         now = self._clock.now()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,7 @@ def threshold_sweep(
         answered = right = 0
         for expected, matches, prepared in ranked:
             decision = decide(matches, entries, trial,
-                              lambda faq_id, p=prepared: bot.retriever.shares_content(p, faq_id),
+                              partial(bot.retriever.shares_content, prepared),
                               procedure_known=bool(bot.analyzer.procedures_named(prepared)))
             if decision.type == "answer" and decision.match:
                 answered += 1

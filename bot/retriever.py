@@ -214,7 +214,7 @@ class _QueryVector:
         return cls(indices, values.astype(np.float32))
 
 
-def _analyzer(vectorizer: TfidfVectorizer):  # type: ignore[no-untyped-def]
+def _analyzer(vectorizer: TfidfVectorizer):
     cached = getattr(vectorizer, "_faqbot_analyzer", None)
     if cached is None:
         cached = vectorizer.build_analyzer()

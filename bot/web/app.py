@@ -30,7 +30,7 @@ from ..spelling import is_english_word
 from ..store import Store
 from .notify import NOTIFIER, setup_notifier
 from .openapi import OPENAPI
-from .ratelimit import RateLimiter, RedisRateLimiter
+from .ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from .replylog import REPLY_LOG, setup_reply_log
 from .tasks import running
 
@@ -40,7 +40,7 @@ log = logging.getLogger("faqbot.access")
 BOT = web.AppKey("bot", Bot)
 STORE = web.AppKey("store", Store)
 SETTINGS = web.AppKey("settings", Settings)
-LIMITER = web.AppKey("limiter", RateLimiter | RedisRateLimiter)
+LIMITER = web.AppKey("limiter", Limiter)
 METRICS = web.AppKey("metrics", dict)
 REPLICA = web.AppKey("replica", str)
 
@@ -356,7 +356,7 @@ async def sync_corpus_once(app: web.Application, last_seen: str | None) -> str |
     return recorded
 
 
-async def _corpus_poller(app: web.Application):  # type: ignore[no-untyped-def]
+async def _corpus_poller(app: web.Application):
     interval = app[SETTINGS].corpus_poll_seconds
     if interval <= 0:
         yield

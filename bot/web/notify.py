@@ -76,7 +76,7 @@ NOTIFIER = web.AppKey("notifier", Notifier)
 
 
 def setup_notifier(app: web.Application, url: str, store: Store) -> None:
-    async def lifetime(app: web.Application):  # type: ignore[no-untyped-def]
+    async def lifetime(app: web.Application):
         yield
         await app[NOTIFIER].close()
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+
+class Limiter(Protocol):
+    """Counts a client's request; returns 0 if allowed, else seconds to wait."""
+
+    def hit(self, client: str) -> int: ...
 
 
 class RateLimiter:

@@ -40,7 +40,7 @@ REPLY_LOG = web.AppKey("reply_log", ReplyLog)
 def setup_reply_log(app: web.Application, store: Store) -> None:
     app[REPLY_LOG] = ReplyLog(store)
 
-    async def flusher(app: web.Application):  # type: ignore[no-untyped-def]
+    async def flusher(app: web.Application):
         async def loop() -> None:
             while True:
                 await asyncio.sleep(FLUSH_SECONDS)
