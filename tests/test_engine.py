@@ -126,3 +126,38 @@ def test_evaluation_floors() -> None:
     assert figures["heldout_top1_accuracy"] >= 0.8
     assert figures["heldout_answer_precision"] >= 0.9
     assert figures["heldout_uncovered_declined"] >= 0.9
+
+
+class _Clock:
+    """A datetime stand-in whose now() is fixed."""
+
+    def __init__(self, when):  # type: ignore[no-untyped-def]
+        self.when = when
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.when
+
+
+@pytest.mark.parametrize(
+    ("when", "expected", "absent"),
+    [
+        # Wednesday 10:00: office open, the usual reply time is given.
+        ((2026, 12, 2, 10, 0), "one working day", "on-call"),
+        # Wednesday 21:00 and Saturday 10:00: closed, the on-call number is given.
+        ((2026, 12, 2, 21, 0), "on-call line at 555-0100", "one working day"),
+        ((2026, 12, 5, 10, 0), "on-call line at 555-0100", "one working day"),
+    ],
+)
+def test_handoff_reply_follows_office_hours(when, expected: str, absent: str) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from bot.assembly import build_bot
+    from bot.engine import MemoryTickets
+
+    settings = load_settings(environ={}).replace(on_call_number="555-0100", office_hours="8-17")
+    bot = build_bot(settings, tickets=MemoryTickets())
+    bot._clock = _Clock(dt.datetime(*when))  # type: ignore[assignment]
+    reply = bot.reply("can i talk to a nurse", "oh")
+    assert reply.type == "handoff" and reply.ticket_id in reply.text
+    assert expected in reply.text and absent not in reply.text
+    assert "911" in reply.text
