@@ -143,6 +143,13 @@ class Bot:
             reply = base(type="smalltalk", text=reply_text, reason=intent.name)
             return self._finish(state, redacted, reply)
 
+        if intent and intent.name == "personal":
+            # The bot cannot see records and must not diagnose: the care team answers.
+            ticket = self._ticket("fallback", state, redacted, (), named)
+            text = self.intents.intents.personal_reply.format(ticket_id=ticket)
+            reply = base(type="fallback", text=text, ticket_id=ticket,
+                         reason="needs the patient's own care team")
+            return self._finish(state, redacted, reply)
         if (intent and intent.name == "out_of_scope" and not named) or not _has_known_word(
             prepared, analyzer
         ):

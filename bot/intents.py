@@ -23,7 +23,7 @@ SMALLTALK = ("greeting", "thanks", "goodbye")
 
 @dataclass(frozen=True)
 class IntentMatch:
-    name: str  # greeting, thanks, goodbye, handoff or out_of_scope
+    name: str  # greeting, thanks, goodbye, handoff, personal or out_of_scope
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Intents:
     handoff_replies: dict[str, str]
     out_of_scope: tuple[re.Pattern[str], ...]
     out_of_scope_reply: str
+    personal: tuple[re.Pattern[str], ...] = ()
+    personal_reply: str = ""
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> Intents:
@@ -42,6 +44,7 @@ class Intents:
         small = _load(directory / "smalltalk.yaml")
         handoff = _load(directory / "handoff.yaml")
         scope = _load(directory / "out_of_scope.yaml")
+        personal = _load(directory / "personal.yaml")
         smalltalk = {}
         replies = {}
         for name in SMALLTALK:
@@ -56,6 +59,8 @@ class Intents:
             handoff_replies={k: str(handoff[k]) for k in ("reply_in_hours", "reply_after_hours")},
             out_of_scope=tuple(compile_pattern(p) for p in scope["patterns"]),
             out_of_scope_reply=str(scope["reply"]),
+            personal=tuple(compile_pattern(p) for p in personal["patterns"]),
+            personal_reply=str(personal["reply"]),
         )
 
 
@@ -73,7 +78,7 @@ def _load(path: Path) -> Any:
 class IntentMatcher:
     def __init__(self, intents: Intents) -> None:
         self.intents = intents
-        words = pattern_words([*intents.handoff, *intents.out_of_scope])
+        words = pattern_words([*intents.handoff, *intents.out_of_scope, *intents.personal])
         for keywords in intents.smalltalk.values():
             words.update(w for k in keywords for w in k.split())
         self.speller = Speller(words)
@@ -87,7 +92,7 @@ class IntentMatcher:
         return " ".join(self.speller.correct(tokens(normalise(text))))
 
     def match(self, text: str) -> IntentMatch | None:
-        """The first intent that fits: handoff, then smalltalk, then out of scope."""
+        """The first intent that fits: handoff, smalltalk, personal, then out of scope."""
         prepared = self.prepare(text)
         if not prepared:
             return None
@@ -96,6 +101,8 @@ class IntentMatcher:
         smalltalk = self._smalltalk_kind(prepared)
         if smalltalk:
             return IntentMatch(smalltalk)
+        if any(p.search(prepared) for p in self.intents.personal):
+            return IntentMatch("personal")
         if any(p.search(prepared) for p in self.intents.out_of_scope):
             return IntentMatch("out_of_scope")
         return None

@@ -161,3 +161,30 @@ def test_handoff_reply_follows_office_hours(when, expected: str, absent: str) ->
     assert reply.type == "handoff" and reply.ticket_id in reply.text
     assert expected in reply.text and absent not in reply.text
     assert "911" in reply.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "does my biopsy show cancer",
+        "what does my MRI mean",
+        "can you tell me if i need a stent",
+        "my doctor said my fracture is bad, do i need kyphoplasty",
+        "is my scan bad",
+        "do i have cancer",
+    ],
+)
+def test_personal_questions_go_to_the_care_team(fresh_bot, text: str) -> None:  # type: ignore[no-untyped-def]
+    reply = fresh_bot.reply(text, "p")
+    assert reply.type == "fallback" and reply.ticket_id
+    assert "care team" in reply.text and reply.ticket_id in reply.text
+    assert fresh_bot.tickets.tickets[-1]["kind"] == "fallback"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["when will i get my biopsy results", "how long do biopsy results take",
+     "do i need a driver after the biopsy", "do i need to stop eating before the procedure"],
+)
+def test_general_questions_are_not_personal(fresh_bot, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert fresh_bot.reply(text, "g").reason != "needs the patient's own care team"
