@@ -7,14 +7,17 @@ thresholds and no replies here: only ranked matches.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from .analysis import Analyzer
 from .domain import FaqEntry, Match
+from .stopwords import ENGLISH_STOP_WORDS
 
 # Words that carry meaning for patients although sklearn lists them as stop words.
 _KEEP = {"back", "after", "before", "during", "not", "no", "long", "first", "off", "eat",
@@ -84,6 +87,10 @@ class Retriever:
             merged[index].append(row)
         entry_docs = [" ".join(parts) for parts in merged]
 
+        # Imported here: serving a cached index (see `index_cache.py`) needs no
+        # scikit-learn, which takes most of a second to import.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.word_vectorizer_ = TfidfVectorizer(
             ngram_range=self.word_ngrams, sublinear_tf=True, lowercase=False,
             token_pattern=r"(?u)\b\w+\b", dtype=np.float32,
@@ -118,6 +125,8 @@ class Retriever:
         # Rows of one entry are contiguous, so a segment maximum gives each entry's best row.
         self.segment_starts_ = np.flatnonzero(np.r_[True, np.diff(self.row_entry_) != 0])
         self.entry_ids_ = [e.id for e in entries]
+        self.word_features_ = Features.of(self.word_vectorizer_, "word", self.word_ngrams)
+        self.char_features_ = Features.of(self.char_vectorizer_, "char_wb", self.char_ngrams)
         return self
 
     def search(self, text: str, k: int = 5) -> list[Match]:
@@ -152,8 +161,8 @@ class Retriever:
 
     def scores(self, prepared_query: str) -> np.ndarray:
         """Score of every entry for an already prepared, stop-word-free query."""
-        word_q = _QueryVector.of(self.word_vectorizer_, prepared_query)
-        char_q = _QueryVector.of(self.char_vectorizer_, prepared_query)
+        word_q = _QueryVector.of(self.word_features_, prepared_query)
+        char_q = _QueryVector.of(self.char_features_, prepared_query)
         row_scores = (1.0 - self.char_weight) * _dot(word_q, self.word_matrix_)
         row_scores += self.char_weight * _dot(char_q, self.char_matrix_)
         if self.single_rows_:
@@ -186,6 +195,49 @@ def _related(a: str, b: str) -> bool:
     return common >= 5
 
 
+_TOKEN = re.compile(r"(?u)\b\w+\b")
+_SPACES = re.compile(r"\s\s+")
+
+
+@dataclass(frozen=True)
+class Features:
+    """A fitted vectorizer's vocabulary and idf, with its analyzer re-implemented
+    (scikit-learn's word and char_wb n-grams, checked equal in the tests), so
+    queries are vectorised without scikit-learn."""
+
+    kind: str  # "word" or "char_wb"
+    ngram_range: tuple[int, int]
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+
+    @classmethod
+    def of(cls, vectorizer: Any, kind: str, ngram_range: tuple[int, int]) -> Features:
+        return cls(kind, tuple(ngram_range),  # type: ignore[arg-type]
+                   {str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
+                   np.asarray(vectorizer.idf_, dtype=np.float64))
+
+    def analyze(self, text: str) -> list[str]:
+        low, high = self.ngram_range
+        if self.kind == "word":
+            tokens = _TOKEN.findall(text)
+            grams = list(tokens) if low == 1 else []
+            for n in range(max(low, 2), min(high, len(tokens)) + 1):
+                grams.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+            return grams
+        grams = []
+        for word in _SPACES.sub(" ", text).split():
+            padded = f" {word} "
+            for n in range(low, high + 1):
+                offset = 0
+                grams.append(padded[offset:offset + n])
+                while offset + n < len(padded):
+                    offset += 1
+                    grams.append(padded[offset:offset + n])
+                if offset == 0:  # a short word counts once
+                    break
+        return grams
+
+
 class _QueryVector:
     """A query's TF-IDF weights, computed as `TfidfVectorizer.transform` does
     (sublinear tf, idf, L2 norm) without its per-call input validation, which
@@ -198,10 +250,10 @@ class _QueryVector:
         self.values = values
 
     @classmethod
-    def of(cls, vectorizer: TfidfVectorizer, text: str) -> _QueryVector:
-        vocabulary = vectorizer.vocabulary_
+    def of(cls, features: Features, text: str) -> _QueryVector:
+        vocabulary = features.vocabulary
         counts: dict[int, int] = {}
-        for feature in _analyzer(vectorizer)(text):
+        for feature in features.analyze(text):
             column = vocabulary.get(feature)
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1
@@ -209,17 +261,9 @@ class _QueryVector:
             return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        values = (1.0 + np.log(tf)) * vectorizer.idf_[indices]
+        values = (1.0 + np.log(tf)) * features.idf[indices]
         values /= np.linalg.norm(values)
         return cls(indices, values.astype(np.float32))
-
-
-def _analyzer(vectorizer: TfidfVectorizer):
-    cached = getattr(vectorizer, "_faqbot_analyzer", None)
-    if cached is None:
-        cached = vectorizer.build_analyzer()
-        vectorizer._faqbot_analyzer = cached
-    return cached
 
 
 _GATHER_LIMIT = 20_000

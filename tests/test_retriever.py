@@ -100,12 +100,15 @@ def test_invalid_parameters() -> None:
 
 
 def test_query_vector_matches_scikit_learn(bot) -> None:  # type: ignore[no-untyped-def]
-    retriever = bot.retriever
-    for question in ("when can i drive after kyphoplasty", "stint in my leg", "zzzz qqqq"):
+    retriever = Retriever(bot.analyzer).fit(bot.corpus.entries)
+    for question in ("when can i drive after kyphoplasty", "stint in my leg", "zzzz qqqq",
+                     "a b", "y90 and tace"):
         prepared = _strip_stop_words(bot.analyzer.prepare(question))
-        for vectorizer in (retriever.word_vectorizer_, retriever.char_vectorizer_):
+        for vectorizer, features in ((retriever.word_vectorizer_, retriever.word_features_),
+                                     (retriever.char_vectorizer_, retriever.char_features_)):
+            assert features.analyze(prepared) == vectorizer.build_analyzer()(prepared)
             reference = vectorizer.transform([prepared]).toarray().ravel()
-            vector = _QueryVector.of(vectorizer, prepared)
+            vector = _QueryVector.of(features, prepared)
             mine = np.zeros_like(reference)
             mine[vector.indices] = vector.values
             np.testing.assert_allclose(mine, reference, atol=1e-6)
@@ -133,3 +136,27 @@ def test_dot_matches_scipy_on_both_paths(limit: int, monkeypatch: pytest.MonkeyP
         expected = np.asarray(matrix[indices].T @ values).ravel()
         got = retriever_module._dot(_QueryVector(indices, values), matrix)
         np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("ngrams", [(1, 1), (1, 2), (2, 3), (3, 5), (1, 4)])
+def test_own_analyzers_equal_scikit_learn(ngrams: tuple[int, int]) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from bot.retriever import Features
+
+    texts = ["when can i drive", "a", "ab abc", "y90   tace  x", "", "one two three four five"]
+    for kind in ("word", "char_wb"):
+        options = {"token_pattern": r"(?u)\b\w+\b"} if kind == "word" else {}
+        vectorizer = TfidfVectorizer(analyzer=kind, ngram_range=ngrams, lowercase=False,
+                                     **options).fit(texts[:1] + texts[2:])
+        features = Features.of(vectorizer, kind, ngrams)
+        for text in texts:
+            assert features.analyze(text) == vectorizer.build_analyzer()(text), (kind, text)
+
+
+def test_stop_word_copy_equals_scikit_learn() -> None:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as theirs
+
+    from bot.stopwords import ENGLISH_STOP_WORDS as ours
+
+    assert ours == theirs
