@@ -27,6 +27,13 @@ class Analyzer:
             counts.update(tokens(canonical))
         self.speller = Speller(counts)
 
+    @classmethod
+    def from_counts(cls, lexicon: Lexicon, counts: Counter[str]) -> Analyzer:
+        """An analyzer from a saved vocabulary, without re-reading the corpus."""
+        analyzer = cls(lexicon, ())
+        analyzer.speller = Speller(counts)
+        return analyzer
+
     def prepare(self, text: str) -> str:
         """Normalised, canonical, typo-corrected words joined by spaces."""
         known = self._known.get(text)

@@ -43,4 +43,5 @@ def build_bot(
         settings=bot_settings(settings),
         sessions=sessions or MemorySessionStore(settings.session_ttl, settings.max_sessions),
         tickets=tickets,
+        index_cache=Path(settings.data_dir) / "index" if settings.index_cache else None,
     )

@@ -76,6 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("corpus", str(ROOT / "corpus"), "Corpus directory or interchange .jsonl file."),
     Setting("intents", str(ROOT / "intents"), "Directory of intent YAML files."),
     Setting("data_dir", str(ROOT / "data"), "Where the SQLite database and caches live."),
+    Setting("index_cache", True, "Save the built index under data_dir and load it at the "
+            "next start with the same corpus.", _bool),
     Setting("db", "", "Database URL (sqlite:///path.db or postgresql://...); "
             "default: sqlite file under data_dir."),
     Setting("emergency_number", "911", "Emergency number shown to patients."),

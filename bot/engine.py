@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Protocol
 
 from .analysis import Analyzer
 from .corpus import Corpus
 from .domain import FaqEntry, Match, Reply, SessionState, Suggestion, Turn
+from .index_cache import load_or_build
 from .intents import IntentMatcher
 from .policy import Decision, Thresholds, decide, rerank
 from .redact import redact
@@ -81,8 +83,10 @@ class Bot:
         sessions: SessionStore | None = None,
         tickets: TicketSink | None = None,
         clock: type[dt.datetime] = dt.datetime,
+        index_cache: Path | None = None,
     ) -> None:
         self.settings = settings or BotSettings()
+        self.index_cache = index_cache
         self.detector = detector
         self.intents = intents
         self.sessions = sessions or MemorySessionStore()
@@ -91,12 +95,9 @@ class Bot:
         self.load_corpus(corpus)
 
     def load_corpus(self, corpus: Corpus) -> None:
-        """Build a new index and swap it in whole, so a reply never sees half of one."""
-        analyzer = Analyzer(
-            corpus.lexicon,
-            [text for e in corpus.entries for text in (*e.phrasings(), e.answer)],
-        )
-        retriever = Retriever(analyzer).fit(corpus.entries)
+        """Build (or load) a new index and swap it in whole, so a reply never sees
+        half of one."""
+        analyzer, retriever = load_or_build(corpus, self.index_cache)
         self._index = (corpus, corpus.by_id, analyzer, retriever, corpus.version)
 
     @property

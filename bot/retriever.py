@@ -129,6 +129,57 @@ class Retriever:
         self.char_features_ = Features.of(self.char_vectorizer_, "char_wb", self.char_ngrams)
         return self
 
+    # ------------------------------------------------------- saving a fitted index
+
+    _MATRICES = ("word_matrix_", "char_matrix_", "entry_word_matrix_", "entry_char_matrix_",
+                 "answer_matrix_")
+
+    def params(self) -> dict[str, Any]:
+        return {"char_weight": self.char_weight, "answer_weight": self.answer_weight,
+                "entry_weight": self.entry_weight, "word_ngrams": list(self.word_ngrams),
+                "char_ngrams": list(self.char_ngrams)}
+
+    def to_state(self) -> tuple[dict[str, sparse.csr_matrix], dict[str, Any]]:
+        """The fitted index as sparse matrices plus JSON-ready data."""
+        matrices = {name: getattr(self, name) for name in self._MATRICES
+                    if getattr(self, name, None) is not None}
+        data = {
+            "params": self.params(),
+            "entry_ids": self.entry_ids_,
+            "row_entry": self.row_entry_.tolist(),
+            "entry_words": [sorted(words) for words in self.entry_words_],
+            "procedure_words": sorted(self.procedure_words_),
+            "features": {name: {"kind": f.kind, "ngram_range": list(f.ngram_range),
+                                "vocabulary": f.vocabulary, "idf": f.idf.tolist()}
+                         for name, f in (("word", self.word_features_),
+                                         ("char", self.char_features_))},
+        }
+        return matrices, data
+
+    @classmethod
+    def from_state(cls, analyzer: Analyzer, matrices: dict[str, sparse.csr_matrix],
+                   data: dict[str, Any]) -> Retriever:
+        params = dict(data["params"])
+        params["word_ngrams"] = tuple(params["word_ngrams"])
+        params["char_ngrams"] = tuple(params["char_ngrams"])
+        retriever = cls(analyzer, **params)
+        for name in cls._MATRICES:
+            setattr(retriever, name, matrices.get(name))
+        retriever.entry_ids_ = list(data["entry_ids"])
+        retriever.entry_index_ = {faq_id: i for i, faq_id in enumerate(retriever.entry_ids_)}
+        retriever.row_entry_ = np.asarray(data["row_entry"], dtype=np.int64)
+        retriever.segment_starts_ = np.flatnonzero(
+            np.r_[True, np.diff(retriever.row_entry_) != 0])
+        retriever.single_rows_ = len(retriever.row_entry_) == len(retriever.entry_ids_)
+        retriever.entry_words_ = [frozenset(words) for words in data["entry_words"]]
+        retriever.procedure_words_ = frozenset(data["procedure_words"])
+        word, char = data["features"]["word"], data["features"]["char"]
+        retriever.word_features_ = Features(word["kind"], tuple(word["ngram_range"]),
+                                            word["vocabulary"], np.asarray(word["idf"]))
+        retriever.char_features_ = Features(char["kind"], tuple(char["ngram_range"]),
+                                            char["vocabulary"], np.asarray(char["idf"]))
+        return retriever
+
     def search(self, text: str, k: int = 5) -> list[Match]:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k!r}")
