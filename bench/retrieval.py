@@ -107,8 +107,8 @@ class Faqbot:
 
     def build(self, path: Path, n: int) -> dict:
         import sklearn.feature_extraction.text  # noqa: F401  (imported before timing, as
-        # the baselines' libraries are: the build is measured, not the import)
 
+        # the baselines' libraries are: the build is measured, not the import)
         from bot.analysis import Analyzer
         from bot.corpus import load_corpus
         from bot.retriever import Retriever
