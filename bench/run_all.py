@@ -432,9 +432,16 @@ def write_doc(results: dict, figures: list[tuple[str, str]]) -> None:
         "typos) and corrects misspelled words before searching, which is why our hit@5 on "
         "perturbed queries is higher (96% against 78% at 47k) and why it is slower at small "
         "sizes, where fixed per-query costs dominate.",
-        "- **p99 at 47k.** p50 is about 2 ms; the tail comes from queries with a misspelled "
-        "word, where spelling correction searches the 30,000-word vocabulary, and from "
-        "the shared machine (the same runs move by up to 2×).",
+    ]
+    if any(t[0].startswith("search p99") and "missed" in t[2] for t in targets(results)):
+        lines.append(
+            "- **p99 at 47k.** p50 is about 2 ms; the tail comes from queries with a "
+            "misspelled word, where spelling correction searches the 30,000-word vocabulary, "
+            "and from the shared machine (the same runs move by up to 2×).")
+    lines += [
+        "",
+        "The p99 at 47k sits on the 5 ms line: runs on this shared machine have measured "
+        "it between 5.0 and 7.0 ms, so read it as borderline rather than met.",
         "",
     ]
 
