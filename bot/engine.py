@@ -181,11 +181,12 @@ class Bot:
     def rank(self, text: str, procedure: str | None = None) -> list[Match]:
         """Candidates for a question, favouring the procedure under discussion."""
         corpus, entries, analyzer, retriever, _ = self._index
-        named = analyzer.procedures_named(analyzer.prepare(text))
+        prepared = analyzer.prepare(text)
+        named = analyzer.procedures_named(prepared)
         if named:
             procedure = named[0]
         # A wide net, so the procedure under discussion can lift its own entries.
-        matches = retriever.search(text, k=50)
+        matches = retriever.search_prepared(prepared, k=50)
         return rerank(matches, entries, procedure, self.settings.thresholds.context_boost,
                       named=bool(named))
 

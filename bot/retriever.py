@@ -181,9 +181,13 @@ class Retriever:
         return retriever
 
     def search(self, text: str, k: int = 5) -> list[Match]:
+        return self.search_prepared(self.analyzer.prepare(text), k)
+
+    def search_prepared(self, prepared: str, k: int = 5) -> list[Match]:
+        """`search` for text already passed through `Analyzer.prepare`."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k!r}")
-        query = _strip_stop_words(self.analyzer.prepare(text))
+        query = _strip_stop_words(prepared)
         if not query:
             return []
         scores = self.scores(query)
