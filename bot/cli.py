@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import SETTINGS, load_settings
+from .config import SETTINGS, Settings, load_settings
 
 
 def _add_corpus(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,7 @@ def _add_corpus(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="settings YAML file")
 
 
-def _settings(args: argparse.Namespace, **overrides: object):
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
     settings = load_settings(getattr(args, "config", None))
     changes = {k: v for k, v in overrides.items() if v is not None}
     if getattr(args, "corpus", None):

@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -356,7 +356,7 @@ async def sync_corpus_once(app: web.Application, last_seen: str | None) -> str |
     return recorded
 
 
-async def _corpus_poller(app: web.Application):
+async def _corpus_poller(app: web.Application) -> AsyncIterator[None]:
     interval = app[SETTINGS].corpus_poll_seconds
     if interval <= 0:
         yield

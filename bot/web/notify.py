@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 from aiohttp import web
@@ -76,7 +76,7 @@ NOTIFIER = web.AppKey("notifier", Notifier)
 
 
 def setup_notifier(app: web.Application, url: str, store: Store) -> None:
-    async def lifetime(app: web.Application):
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
         yield
         await app[NOTIFIER].close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -40,7 +41,7 @@ REPLY_LOG = web.AppKey("reply_log", ReplyLog)
 def setup_reply_log(app: web.Application, store: Store) -> None:
     app[REPLY_LOG] = ReplyLog(store)
 
-    async def flusher(app: web.Application):
+    async def flusher(app: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
             while True:
                 await asyncio.sleep(FLUSH_SECONDS)
