@@ -19,6 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from http_bench import stop  # bench/ is on sys.path when a bench script runs
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FAQBOT = ROOT / ".venv" / "bin" / "faqbot"
@@ -68,12 +70,7 @@ def time_start(corpus: Path | None, timeout: float = 300, cache_dir: str | None 
 
             rss = psutil.Process(proc.pid).memory_info().rss / 2**20
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             log.close()
     return {"ready_s": ready, "entries": body.get("entries"), "rss_mib": rss}
 
