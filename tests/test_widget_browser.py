@@ -79,6 +79,14 @@ def wait_for_reply(page: Any, before: int) -> Any:
 def run_axe(page: Any) -> list[dict[str, Any]]:
     if not AXE.exists():
         pytest.skip("axe-core is not installed; run `npm install` in the project root")
+    # Let entrance animations finish first: axe measures colours as drawn, and a
+    # bubble caught mid-fade has less contrast than the one the patient reads.
+    page.wait_for_function("""() => {
+        const root = document.querySelector('.faqbot-host')?.shadowRoot;
+        const running = [...document.getAnimations(), ...(root ? root.getAnimations() : [])]
+            .filter(a => a.effect && a.effect.getTiming().iterations !== Infinity);
+        return running.every(a => a.playState === 'finished');
+    }""")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
