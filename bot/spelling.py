@@ -30,6 +30,12 @@ def is_english_word(word: str) -> bool:
     return _english().word_frequency[word] >= _ENGLISH_MIN_COUNT
 
 
+def _english_one_edit_away(word: str) -> bool:
+    checker = _english()
+    return any(checker.word_frequency[w] >= _ENGLISH_MIN_COUNT
+               for w in checker.edit_distance_1(word))
+
+
 def max_edits(word: str) -> int:
     """Allowed edits grow with length: one for 4-5 letters, two up to 8, then three."""
     if len(word) < _MIN_LENGTH:
@@ -44,7 +50,11 @@ def max_edits(word: str) -> int:
 class Speller:
     """Corrects out-of-vocabulary words against `vocabulary` (word -> count)."""
 
-    def __init__(self, vocabulary: Counter[str] | Iterable[str]) -> None:
+    def __init__(self, vocabulary: Counter[str] | Iterable[str], *,
+                 yield_to_english: bool = False) -> None:
+        # With a small vocabulary (the red-flag words) a typo of an everyday
+        # word must not be bent into a symptom: "kindey" is "kidney", not "winded".
+        self.yield_to_english = yield_to_english
         self.vocabulary: Counter[str] = (
             vocabulary if isinstance(vocabulary, Counter) else Counter(vocabulary)
         )
@@ -94,6 +104,8 @@ class Speller:
             candidates,
             key=lambda c: (c[1], c[0][0] != word[0], -self.vocabulary[c[0]], c[0]),
         )
+        if self.yield_to_english and best[1] > 1 and _english_one_edit_away(word):
+            return word
         return str(best[0])
 
     def _choices_by_length(self, length: int, limit: int) -> list[str]:

@@ -1,0 +1,248 @@
+"""Red-flag triage: deterministic, first on every message, independent of the corpus.
+
+Red flags live in `intents/red_flags.yaml` as concepts (symptom, body site,
+severity or onset) combined into rules, each category with its tier and
+sources. A message is split into clauses; a rule that matches inside a clause
+counts unless the clause is out of scope:
+
+- a negation comes just before the match ("no chest pain", "chest does not hurt");
+- the clause asks about signs rather than reporting one ("what if it bleeds",
+  "should I worry if my leg goes cold", "what are the warning signs");
+- the clause is about the past: history ("a stroke 3 years ago") or a sign that
+  has passed ("was numb for an hour, fine now");
+- the category's own `unless` context explains it ("numb legs after the
+  injection" is the expected effect of a nerve block, not a cold limb).
+
+A present-time word ("now", "again", "still") keeps a clause current whatever
+else it says. Third persons count: "my husband is confused" is a red flag.
+Typos are corrected towards the words of the rules only, so a staff edit of the
+corpus or its synonyms can never weaken this check.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .normalise import normalise, tokens
+from .patterns import compile_pattern, pattern_words
+from .spelling import Speller
+
+TIERS = ("crisis", "emergency", "urgent")
+# Which tier wins when one message raises several: the ambulance first.
+_SEVERITY = {"crisis": 3, "emergency": 2, "urgent": 1}
+
+_CLAUSE_BREAK = re.compile(
+    r"[.,;:!?\n()]+|\s-\s|\b(?:but|however|although|though|anyway|also|btw|plus)\b", re.I)
+_NEGATION = {"no", "not", "never", "without", "nor", "none", "nothing", "denies", "deny", "zero"}
+_SCOPE_END = {"and", "but", "so", "then", "because", "since", "now", "until", "just", "except"}
+# Phrases with "not" that do not deny a symptom: "can not stop throwing up".
+_NOT_NEGATION = re.compile(
+    r"\b(?:not sure|not certain|do not know|not know|not to worry|not normal|not right|"
+    r"(?:can|could|will|would|does|did|is|has|have) not (?:stop|stopped|slow|slowed)|"
+    r"not stopping|not getting better|not improving|not helping|not working|"
+    r"do not want|does not want|not want|no longer want)\b")
+_NEGATION_WINDOW = 4
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Message-level rules, from the `scope` section of the YAML."""
+
+    asking: re.Pattern[str]
+    history: re.Pattern[str]
+    resolved: re.Pattern[str]
+    past_tense: re.Pattern[str]
+    present: re.Pattern[str]
+    expected: re.Pattern[str]
+    about_care: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    tier: str
+    reason: str
+    patterns: tuple[re.Pattern[str], ...]
+    unless: tuple[re.Pattern[str], ...] = ()
+    sources: tuple[str, ...] = ()
+    # Crisis wording is never "only a question" or "only history".
+    always_in_scope: bool = False
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    category: str
+    tier: str
+    reason: str
+
+    @property
+    def self_harm(self) -> bool:
+        return self.tier == "crisis"
+
+    @property
+    def reply_type(self) -> str:
+        """The contract's reply type: a crisis is answered as an emergency."""
+        return "urgent" if self.tier == "urgent" else "emergency"
+
+
+class Triage:
+    def __init__(self, categories: list[Category], scope: Scope) -> None:
+        if not categories:
+            raise ValueError("triage needs at least one red-flag category")
+        self.categories = sorted(categories, key=lambda c: -_SEVERITY[c.tier])
+        self.scope = scope
+        self.speller = Speller(pattern_words(
+            p for category in categories for p in (*category.patterns, *category.unless)),
+            yield_to_english=True)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Triage:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        return cls.from_mapping(data, str(path))
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], origin: str = "red flags") -> Triage:
+        concepts = {str(k): _alternation(v) for k, v in (data.get("concepts") or {}).items()}
+
+        def compile_all(where: str, sources: Any) -> tuple[re.Pattern[str], ...]:
+            if not isinstance(sources, list):
+                raise ValueError(f"{origin}: {where}: expected a list of patterns")
+            try:
+                return tuple(compile_pattern(_expand(str(s), concepts)) for s in sources)
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"{origin}: {where}: {exc}") from exc
+
+        raw_scope = data.get("scope") or {}
+        try:
+            scope = Scope(**{name: _any_of(compile_all(f"scope {name}", raw_scope.get(name)))
+                             for name in Scope.__dataclass_fields__})
+        except TypeError as exc:
+            raise ValueError(f"{origin}: scope: {exc}") from exc
+        categories = []
+        for name, spec in (data.get("categories") or {}).items():
+            if not isinstance(spec, dict):
+                raise ValueError(f"{origin}: category '{name}': expected a mapping")
+            tier = spec.get("tier")
+            if tier not in TIERS:
+                raise ValueError(f"{origin}: category '{name}': tier must be one of {TIERS}")
+            if not spec.get("sources"):
+                raise ValueError(f"{origin}: category '{name}': name its sources")
+            categories.append(Category(
+                name=str(name), tier=tier, reason=str(spec["reason"]),
+                patterns=compile_all(f"category '{name}'", spec.get("patterns")),
+                unless=compile_all(f"category '{name}' unless", spec.get("unless", [])),
+                sources=tuple(str(s) for s in spec["sources"]),
+                always_in_scope=bool(spec.get("always_in_scope", tier == "crisis")),
+            ))
+        return cls(categories, scope)
+
+    def clauses(self, text: str) -> list[str]:
+        """Normalised, typo-corrected clauses of the message."""
+        result = []
+        for part in _CLAUSE_BREAK.split(text):
+            words = tokens(normalise(part))
+            if words:
+                result.append(" ".join(self.speller.correct(words)))
+        return result
+
+    def check(self, text: str) -> RedFlag | None:
+        """The most severe red flag the message reports, or None."""
+        clauses = self.clauses(text)
+        whole = " ".join(clauses)
+        resolved_message = bool(self.scope.resolved.search(whole))
+        about_care = bool(self.scope.about_care.search(whole))
+        hedged = bool(self.scope.expected.search(whole))
+        # Where each clause stops reporting: 0 for history, the start of a
+        # question about signs ("my leg hurts, what if it goes cold"), else the end.
+        reach = [self._reach(clause, resolved_message) for clause in clauses]
+        for category in self.categories:
+            if category.unless and any(u.search(whole) for u in category.unless):
+                continue
+            if (about_care and category.tier == "emergency") or (
+                    hedged and category.tier == "urgent"):
+                continue
+            for clause, limit in zip(clauses, reach, strict=True):
+                if category.always_in_scope:
+                    limit = len(clause) + 1
+                if limit and self._matches(category, clause, limit):
+                    return RedFlag(category.name, category.tier, category.reason)
+        return None
+
+    def _reach(self, clause: str, resolved_message: bool) -> int:
+        """How much of the clause reports a sign happening now."""
+        if self.scope.present.search(clause):
+            return len(clause) + 1
+        if self.scope.history.search(clause):
+            return 0
+        # "My arm was numb for an hour, it is fine now": past tense in a
+        # message that says the sign has passed.
+        if resolved_message and self.scope.past_tense.search(clause):
+            return 0
+        asking = self.scope.asking.search(clause)
+        return asking.start() if asking else len(clause) + 1
+
+    @staticmethod
+    def _matches(category: Category, clause: str, limit: int) -> bool:
+        for pattern in category.patterns:
+            for match in pattern.finditer(clause):
+                if match.start() >= limit:
+                    break
+                if not _negated(clause, match.start()) and not _negated_inside(
+                        match.group(0), pattern.pattern):
+                    return True
+        return False
+
+
+def _alternation(words: Any) -> str:
+    """A concept: words separated by "|" (regular expressions allowed)."""
+    if not isinstance(words, str) or not words.strip():
+        raise ValueError(f"a concept is words separated by '|', got {words!r}")
+    return "(?:" + "|".join(w.strip() for w in words.split("|")) + ")"
+
+
+_CONCEPT = re.compile(r"\{([a-z][a-z0-9_-]*)\}")
+
+
+def _expand(source: str, concepts: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in concepts:
+            raise KeyError(f"unknown concept {{{name}}} in {source!r}")
+        return concepts[name]
+
+    # Concepts may name concepts; three rounds is deeper than any rule needs.
+    for _ in range(3):
+        source = _CONCEPT.sub(replace, source)
+    return source
+
+
+def _any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    if not patterns:
+        return re.compile(r"(?!x)x")  # matches nothing
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+
+
+def _negated_inside(matched: str, pattern: str) -> bool:
+    """A negation that a gap let into the match: "chest does not hurt".
+
+    Patterns that spell a negation themselves ("will not stop") keep it.
+    """
+    cleaned = _NOT_NEGATION.sub(" ", matched)
+    return any(word in _NEGATION and not re.search(rf"\b{word}\b", pattern)
+               for word in cleaned.split())
+
+
+def _negated(clause: str, start: int) -> bool:
+    before = _NOT_NEGATION.sub(" ", clause[:start]).split()
+    for word in reversed(before[-_NEGATION_WINDOW:]):
+        if word in _SCOPE_END:
+            return False
+        if word in _NEGATION:
+            return True
+    return False
