@@ -9,8 +9,8 @@ from .corpus import load_corpus
 from .engine import Bot, BotSettings, TicketSink
 from .intents import IntentMatcher, Intents
 from .policy import Thresholds
-from .safety import EmergencyDetector
 from .sessions import MemorySessionStore, SessionStore
+from .triage import Triage
 
 
 def bot_settings(settings: Settings) -> BotSettings:
@@ -38,7 +38,7 @@ def build_bot(
     intents_dir = Path(settings.intents)
     return Bot(
         load_corpus(settings.corpus),
-        EmergencyDetector.from_file(intents_dir / "emergency.yaml"),
+        Triage.from_file(intents_dir / "red_flags.yaml"),
         IntentMatcher(Intents.from_dir(intents_dir)),
         settings=bot_settings(settings),
         sessions=sessions or MemorySessionStore(settings.session_ttl, settings.max_sessions),

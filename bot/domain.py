@@ -41,6 +41,7 @@ REPLY_TYPES: tuple[str, ...] = (
     "fallback",
     "handoff",
     "emergency",
+    "urgent",
     "smalltalk",
 )
 
@@ -132,3 +133,4 @@ class SessionState:
     disclaimer_shown: bool = False
     turns: list[Turn] = field(default_factory=list)
     open_ticket_ids: list[str] = field(default_factory=list)
+    red_flag_ticket: str | None = None

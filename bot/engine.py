@@ -20,12 +20,14 @@ from .corpus import Corpus
 from .domain import FaqEntry, Match, Reply, SessionState, Suggestion, Turn
 from .index_cache import load_or_build
 from .intents import IntentMatcher
+from .normalise import valid_text
+from .outbox import ResilientSessions, ResilientTickets
 from .policy import Decision, Thresholds, decide, rerank
 from .redact import redact
 from .retriever import Retriever
-from .safety import Emergency, EmergencyDetector
 from .sessions import MemorySessionStore, SessionStore
 from .spelling import is_english_word
+from .triage import RedFlag, Triage
 
 DISCLAIMER = (
     "I'm an automated assistant. I give general information, not medical advice or a "
@@ -48,7 +50,10 @@ class TicketSink(Protocol):
         procedure: str | None,
         urgent: bool,
         summary: str,
+        ticket_id: str | None = None,
     ) -> str: ...
+
+    def note_repeat(self, ticket_id: str, message: str) -> None: ...
 
 
 @dataclass
@@ -58,9 +63,14 @@ class MemoryTickets:
     tickets: list[dict[str, object]] = field(default_factory=list)
 
     def open_ticket(self, **ticket: object) -> str:
-        ticket_id = f"T{len(self.tickets) + 1:05d}"
-        self.tickets.append({"id": ticket_id, **ticket})
+        ticket_id = str(ticket.pop("ticket_id", None) or f"T{len(self.tickets) + 1:05d}")
+        self.tickets.append({"id": ticket_id, "repeats": 0, **ticket})
         return ticket_id
+
+    def note_repeat(self, ticket_id: str, message: str) -> None:
+        for ticket in self.tickets:
+            if ticket["id"] == ticket_id:
+                ticket["repeats"] = int(str(ticket["repeats"])) + 1
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,7 @@ class Bot:
     def __init__(
         self,
         corpus: Corpus,
-        detector: EmergencyDetector,
+        triage: Triage,
         intents: IntentMatcher,
         *,
         settings: BotSettings | None = None,
@@ -87,10 +97,13 @@ class Bot:
     ) -> None:
         self.settings = settings or BotSettings()
         self.index_cache = index_cache
-        self.detector = detector
+        self.triage = triage
         self.intents = intents
         self.sessions = sessions or MemorySessionStore()
         self.tickets = tickets or MemoryTickets()
+        # What the reply path uses: a storage failure is logged, never raised.
+        self._memory = ResilientSessions(self.sessions)
+        self.outbox = ResilientTickets(self.tickets)
         self._clock = clock
         self.load_corpus(corpus)
 
@@ -115,9 +128,12 @@ class Bot:
     # ------------------------------------------------------------------ reply
 
     def reply(self, text: str, session_id: str | None = None) -> Reply:
+        text = valid_text(text)
+        # Red flags first, before storage is touched: nothing may delay them.
+        red_flag = self.triage.check(text)
         session_id = session_id or uuid.uuid4().hex
         corpus, entries, analyzer, retriever, version = self._index
-        state = self.sessions.load(session_id)
+        state = self._memory.load(session_id)
         redacted = redact(text)
         disclaimer = None
         if not state.disclaimer_shown:
@@ -128,10 +144,10 @@ class Bot:
         base = partial(Reply, session_id=session_id, corpus_version=version,
                        disclaimer=disclaimer)
 
-        emergency = self.detector.detect(text)
-        if emergency:
-            reply = self._emergency(emergency, state, redacted, base)
+        if red_flag:
+            reply = self._red_flag(red_flag, state, redacted, base)
             return self._finish(state, redacted, reply)
+        state.red_flag_ticket = None  # the episode is over
 
         prepared = analyzer.prepare(text)
         named = analyzer.procedures_named(prepared)
@@ -233,23 +249,39 @@ class Bot:
         return base(type="fallback", text=text, confidence=confidence, suggestions=suggestions,
                      ticket_id=ticket, reason=decision.reason)
 
-    def _emergency(
-        self, emergency: Emergency, state: SessionState, redacted: str, base: Callable[..., Reply]
+    def _red_flag(
+        self, flag: RedFlag, state: SessionState, redacted: str, base: Callable[..., Reply]
     ) -> Reply:
         number = self.settings.emergency_number
-        text = (f"This may be an emergency. Call {number} now, or ask someone to call for you. "
-                f"You mentioned {emergency.reason}. Don't wait for a reply here: this chat is "
-                "not watched in real time.")
-        if emergency.category == "bleeding":
-            text += (" If the bleeding is where the catheter went in, lie down and press "
-                     "firmly on the spot while you wait for help.")
-        if emergency.self_harm:
-            text += (" You can also call or text 988, the Suicide and Crisis Lifeline, any time. "
-                     "You are not alone, and help is there right now.")
-        ticket = self._ticket("emergency", state, redacted, (), [], urgent=True,
-                              reason=emergency.category)
-        return base(type="emergency", text=text, confidence=1.0, ticket_id=ticket,
-                     reason=emergency.category)
+        if flag.tier == "urgent":
+            on_call = (f" Out of hours, call the on-call team at {self.settings.on_call_number}."
+                       if self.settings.on_call_number else
+                       " Out of hours, use the after-hours number on your discharge papers.")
+            text = (f"Please call your care team now about {flag.reason}: this needs a person "
+                    f"today, not a chat answer.{on_call} If you cannot reach anyone, go to "
+                    f"urgent or emergency care. If you feel very unwell, call {number}. This "
+                    "chat is not watched in real time.")
+        else:
+            text = (f"This may be an emergency. Call {number} now, or ask someone to call "
+                    f"for you. You mentioned {flag.reason}. Don't wait for a reply here: this "
+                    "chat is not watched in real time.")
+            if flag.category == "bleeding":
+                text += (" If the bleeding is where the catheter went in, lie down and press "
+                         "firmly on the spot while you wait for help.")
+            if flag.self_harm:
+                text += (" You can also call or text 988, the Suicide and Crisis Lifeline, any "
+                         "time. You are not alone, and help is there right now.")
+        kind = "urgent" if flag.tier == "urgent" else "emergency"
+        if state.red_flag_ticket:
+            # The same episode: one ticket, with a count, not a new one per message.
+            self.outbox.note_repeat(state.red_flag_ticket, redacted)
+            ticket = state.red_flag_ticket
+        else:
+            ticket = self._ticket(kind, state, redacted, (), [], urgent=True,
+                                  reason=flag.category)
+            state.red_flag_ticket = ticket
+        return base(type=flag.reply_type, text=text, confidence=1.0, ticket_id=ticket,
+                    reason=flag.category)
 
     def _handoff(
         self, state: SessionState, redacted: str, base: Callable[..., Reply], named: list[str]
@@ -288,7 +320,7 @@ class Bot:
         summary = (f"{kind}{' (' + reason + ')' if reason else ''}; procedure: "
                    f"{procedure or 'unknown'}; earlier: {asked or 'nothing'}; "
                    f"bot answered: {answered or 'nothing'}")
-        ticket_id = self.tickets.open_ticket(
+        ticket_id = self.outbox.open_ticket(
             kind=kind, session_id=state.session_id, message=redacted,
             turns=list(state.turns), candidates=list(candidates), procedure=procedure,
             urgent=urgent, summary=summary,
@@ -300,7 +332,7 @@ class Bot:
         state.turns.append(Turn(redacted, reply.text, reply.type, reply.faq_id))
         if reply.type == "answer":
             state.last_faq_id = reply.faq_id
-        self.sessions.save(state)
+        self._memory.save(state)
         return reply
 
 

@@ -44,6 +44,18 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """Text that encodes as UTF-8: lone surrogates (half an emoji) become U+FFFD.
+
+    Applied at every edge, so one broken character can never make a database
+    write fail, or poison a session that stores it.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def normalise(text: str) -> str:
     """Lower-case, fold accents and punctuation, expand contractions.
 

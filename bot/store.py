@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from .domain import Match, Turn
 
 STATUSES = ("open", "answered", "resolved", "dismissed")
-KINDS = ("fallback", "handoff", "emergency", "feedback")
+KINDS = ("fallback", "handoff", "emergency", "urgent", "feedback")
 
 metadata = sa.MetaData()
 
@@ -47,6 +47,8 @@ tickets = sa.Table(
     sa.Column("handled_by", sa.String(64)),
     sa.Column("staff_reply", sa.Text),
     sa.Column("notify_error", sa.Text),
+    # Added by migration 3 (a fresh database gets it from migration 1).
+    sa.Column("repeats", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 staff_messages = sa.Table(
     "staff_messages", metadata,
@@ -110,8 +112,16 @@ def _v2(conn: Connection) -> None:
     corpus_state.create(conn, checkfirst=True)
 
 
+def _v3(conn: Connection) -> None:
+    # One red-flag episode, one ticket: later messages of the episode count here.
+    if "repeats" in {c["name"] for c in sa.inspect(conn).get_columns("tickets")}:
+        return
+    conn.execute(sa.text("ALTER TABLE tickets ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0"))
+
+
 # Versioned migrations: append, never edit. Each runs once, in order.
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2))
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
+    (1, _v1), (2, _v2), (3, _v3))
 
 # Any constant: replicas starting together take turns to migrate (PostgreSQL).
 _MIGRATION_LOCK = 0x6661716274
@@ -171,10 +181,11 @@ class Store:
         procedure: str | None = None,
         urgent: bool = False,
         summary: str = "",
+        ticket_id: str | None = None,
     ) -> str:
         if kind not in KINDS:
             raise ValueError(f"unknown ticket kind {kind!r}")
-        ticket_id = "T" + uuid.uuid4().hex[:11].upper()
+        ticket_id = ticket_id or "T" + uuid.uuid4().hex[:11].upper()
         now = _now()
         with self.engine.begin() as conn:
             conn.execute(tickets.insert().values(
@@ -185,6 +196,13 @@ class Store:
                 created_at=now, updated_at=now,
             ))
         return ticket_id
+
+    def note_repeat(self, ticket_id: str, message: str) -> None:
+        """Another message of the same red-flag episode: count it, keep the latest words."""
+        with self.engine.begin() as conn:
+            conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(
+                repeats=tickets.c.repeats + 1, updated_at=_now(),
+                summary=sa.func.coalesce(tickets.c.summary, "") + "; again: " + message[:200]))
 
     def list_tickets(
         self,

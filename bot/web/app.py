@@ -26,6 +26,7 @@ from ..config import Settings
 from ..corpus import load_corpus
 from ..domain import Reply
 from ..engine import Bot
+from ..normalise import valid_text
 from ..spelling import is_english_word
 from ..store import Store
 from .notify import NOTIFIER, setup_notifier
@@ -163,6 +164,7 @@ def text_field(data: dict[str, Any], name: str, settings: Settings, *, required:
         return ""
     if not isinstance(value, str):
         raise web.HTTPBadRequest(reason=f"'{name}' must be a string")
+    value = valid_text(value)
     if required and not value.strip():
         raise web.HTTPBadRequest(reason=f"'{name}' must not be empty")
     if len(value) > settings.max_message_chars:
@@ -179,6 +181,28 @@ def session_field(data: dict[str, Any], name: str) -> str | None:
     if not isinstance(value, str) or not 0 < len(value) <= 128 or not value.isprintable():
         raise web.HTTPBadRequest(reason=f"'{name}' must be a string of 1 to 128 characters")
     return value
+
+
+def message_text(request: web.Request, data: dict[str, Any], name: str) -> str:
+    """The patient's message, checked; the rate limit applies unless it is a red flag.
+
+    Neither the rate limit nor the length limit may stand between a patient
+    and the emergency reply: an over-long message that reports a red flag is
+    answered from its first and last part, which is where the limit would cut.
+    """
+    settings = request.app[SETTINGS]
+    try:
+        text = text_field(data, name, settings, required=True)
+    except FieldTooLong:
+        raw = valid_text(data[name])
+        limit = settings.max_message_chars
+        for part in (raw[:limit], raw[-limit:]):
+            if request.app[BOT].triage.check(part):
+                return part
+        raise
+    if not request.app[BOT].triage.check(text):
+        check_rate(request)
+    return text
 
 
 def check_rate(request: web.Request) -> None:
@@ -214,7 +238,7 @@ async def answer(request: web.Request, text: str, session_id: str | None) -> Rep
     reply = app[BOT].reply(text, session_id)
     app[REPLY_LOG].add(reply.type, reply.faq_id, reply.corpus_version)
     app[METRICS]["replies"].labels(reply.type).inc()
-    if reply.ticket_id and reply.type in ("handoff", "emergency"):
+    if reply.ticket_id and reply.type in ("handoff", "emergency", "urgent"):
         app[NOTIFIER].ticket_opened(reply.ticket_id, reply.type, reply.procedure)
     return reply
 
@@ -223,10 +247,8 @@ async def answer(request: web.Request, text: str, session_id: str | None) -> Rep
 
 
 async def post_message(request: web.Request) -> web.Response:
-    check_rate(request)
     data = await read_json(request)
-    settings = request.app[SETTINGS]
-    text = text_field(data, "text", settings, required=True)
+    text = message_text(request, data, "text")
     session_id = session_field(data, "session_id")
     reply = await answer(request, text, session_id)
     return web.json_response(reply.to_json())
@@ -262,12 +284,10 @@ async def get_staff_messages(request: web.Request) -> web.Response:
 
 
 async def post_rasa(request: web.Request) -> web.Response:
-    check_rate(request)
     body = await request.read()
     check_signature(request, body)
     data = await read_json(request)
-    settings = request.app[SETTINGS]
-    text = text_field(data, "message", settings, required=True)
+    text = message_text(request, data, "message")
     sender = session_field(data, "sender") or "default"
     reply = await answer(request, text, sender)
     buttons = [{"title": s.question, "payload": s.question} for s in reply.suggestions]

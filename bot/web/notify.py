@@ -38,7 +38,7 @@ class Notifier:
         task.add_done_callback(self.pending.discard)
 
     async def _deliver(self, ticket_id: str, kind: str, procedure: str | None) -> None:
-        urgent = "URGENT " if kind == "emergency" else ""
+        urgent = "URGENT " if kind in ("emergency", "urgent") else ""
         text = (f"{urgent}faqbot: new {kind} ticket {ticket_id}"
                 f"{' about ' + procedure if procedure else ''}. Open the staff console to "
                 "review it.")

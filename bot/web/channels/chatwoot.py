@@ -34,7 +34,7 @@ log = logging.getLogger("faqbot.chatwoot")
 # Chatwoot payloads carry the whole conversation object; allow more than the
 # patient-facing API's body limit, but not without bound.
 MAX_EVENT_BYTES = 256 * 1024
-HANDED_OVER = ("handoff", "fallback", "emergency")
+HANDED_OVER = ("handoff", "fallback", "emergency", "urgent")
 WEB_WIDGET = "Channel::WebWidget"
 
 
@@ -253,6 +253,7 @@ def _too_long_plan(limit: int) -> list[Call]:
 
 def _note(reply: Reply, procedure: str | None) -> str:
     heading = {"emergency": "URGENT: possible emergency",
+               "urgent": "URGENT: needs the care team today",
                "handoff": "Patient asked for a person",
                "fallback": "Bot could not answer"}[reply.type]
     lines = [f"FAQ bot: {heading}.", f"Reply type: {reply.type}."]

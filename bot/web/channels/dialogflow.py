@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..app import SETTINGS, answer, check_rate, read_json, text_field
+from ..app import BOT, SETTINGS, answer, check_rate, read_json, text_field
 
 
 def setup_dialogflow(app: web.Application) -> None:
@@ -43,16 +43,16 @@ def _presented_tokens(request: web.Request) -> list[str]:
     return tokens
 
 
-def _check_auth(request: web.Request) -> None:
+def _check_auth(request: web.Request) -> bool:
+    """True when the caller signed in; an open endpoint is rate-limited later."""
     expected = request.app[SETTINGS].dialogflow_token
     if not expected:
-        # Open to anyone, like the public JSON API, so rate-limited like it.
-        check_rate(request)
-        return
+        return False
     if not any(hmac.compare_digest(t.encode(), expected.encode())
                for t in _presented_tokens(request)):
         raise web.HTTPUnauthorized(reason="bad or missing dialogflow token",
                                    headers={"WWW-Authenticate": 'Basic realm="faqbot"'})
+    return True
 
 
 def _session(data: dict[str, Any]) -> str:
@@ -66,12 +66,16 @@ def _session(data: dict[str, Any]) -> str:
 
 
 async def post_dialogflow(request: web.Request) -> web.Response:
-    _check_auth(request)
+    signed_in = _check_auth(request)
     data = await read_json(request)
     query = data.get("queryResult")
     if not isinstance(query, dict):
         raise web.HTTPBadRequest(reason="'queryResult' object is required")
     text = text_field(query, "queryText", request.app[SETTINGS], required=True)
+    if not signed_in and not request.app[BOT].triage.check(text):
+        # Open to anyone, like the public JSON API, so rate-limited like it;
+        # a red flag is answered whatever the rate.
+        check_rate(request)
     session = _session(data)
     reply = await answer(request, text, session)
 
@@ -93,7 +97,7 @@ async def post_dialogflow(request: web.Request) -> web.Response:
             "type": reply.type,
             "faq_id": reply.faq_id,
             "ticket_id": reply.ticket_id,
-            "handoff": reply.type in ("handoff", "fallback", "emergency"),
+            "handoff": reply.type in ("handoff", "fallback", "emergency", "urgent"),
             "emergency": reply.type == "emergency",
             "suggestions": [{"faq_id": s.faq_id, "question": s.question}
                             for s in reply.suggestions],

@@ -238,15 +238,18 @@
     var msg = bubble("bot", "Assistant", reply.text || "", "type-" + type);
     msg.setAttribute("data-type", type);
 
-    if (type === "emergency") {
+    if (type === "emergency" || type === "urgent") {
       msg.setAttribute("role", "alert");
       msg.querySelector(".who").textContent = "Urgent";
-      var call = el("a", { className: "call", href: "tel:" + emergencyNumber },
-                    [svgIcon(ICON_PHONE, 20), "Call " + emergencyNumber + " now"]);
-      msg.appendChild(call);
+      if (type === "emergency") {
+        var call = el("a", { className: "call", href: "tel:" + emergencyNumber },
+                      [svgIcon(ICON_PHONE, 20), "Call " + emergencyNumber + " now"]);
+        msg.appendChild(call);
+      }
     }
 
-    if (reply.ticket_id && (type === "handoff" || type === "fallback" || type === "emergency")) {
+    if (reply.ticket_id && (type === "handoff" || type === "fallback" || type === "emergency" ||
+                            type === "urgent")) {
       msg.appendChild(el("p", { className: "ref", text: "Reference: " + reply.ticket_id }));
     }
 
