@@ -36,17 +36,21 @@ TIERS = ("crisis", "emergency", "urgent")
 # Which tier wins when one message raises several: the ambulance first.
 _SEVERITY = {"crisis": 3, "emergency": 2, "urgent": 1}
 
+_SENTENCE_BREAK = re.compile(r"[.;!?\n]+(?:\s|$)|[;!?\n]+")
 _CLAUSE_BREAK = re.compile(
-    r"[.,;:!?\n()]+|\s-\s|\b(?:but|however|although|though|anyway|also|btw|plus)\b", re.I)
+    r"[,:()]+|\s-\s|\b(?:but|however|although|though|anyway|also|btw|plus)\b", re.I)
 _NEGATION = {"no", "not", "never", "without", "nor", "none", "nothing", "denies", "deny", "zero"}
-_SCOPE_END = {"and", "but", "so", "then", "because", "since", "now", "until", "just", "except"}
+_SCOPE_END = {",", "but", "so", "then", "because", "since", "now", "until", "just", "except"}
 # Phrases with "not" that do not deny a symptom: "can not stop throwing up".
 _NOT_NEGATION = re.compile(
     r"\b(?:not sure|not certain|do not know|not know|not to worry|not normal|not right|"
     r"(?:can|could|will|would|does|did|is|has|have) not (?:stop|stopped|slow|slowed)|"
     r"not stopping|not getting better|not improving|not helping|not working|"
     r"do not want|does not want|not want|no longer want)\b")
-_NEGATION_WINDOW = 4
+_NEGATION_WINDOW = 6
+# "chest pain none since": a denial right after the sign.
+_NEGATION_AFTER = {"none", "nil", "gone", "free"}
+_MERGE_SHORTER_THAN = 3
 
 
 @dataclass(frozen=True)
@@ -144,37 +148,73 @@ class Triage:
 
     def clauses(self, text: str) -> list[str]:
         """Normalised, typo-corrected clauses of the message."""
-        result = []
-        for part in _CLAUSE_BREAK.split(text):
-            words = tokens(normalise(part))
-            if words:
-                result.append(" ".join(self.speller.correct(words)))
-        return result
+        return [c for sentence in self._sentences(text) for c in sentence]
+
+    def _sentences(self, text: str) -> list[list[str]]:
+        """Sentences, each a list of clauses (normalised and typo-corrected).
+
+        A fragment of one or two words joins the next clause, so a list of
+        adjectives ("black, tarry, sticky stools") stays one thought.
+        """
+        sentences = []
+        for raw in _SENTENCE_BREAK.split(text):
+            clauses: list[str] = []
+            carry: list[str] = []
+            for part in _CLAUSE_BREAK.split(raw):
+                words = carry + self.speller.correct(tokens(normalise(part)))
+                if len(words) < _MERGE_SHORTER_THAN:
+                    carry = words
+                    continue
+                carry = []
+                clauses.append(" ".join(words))
+            if carry:
+                clauses.append(" ".join(carry))
+            if clauses:
+                sentences.append(clauses)
+        return sentences
 
     def check(self, text: str) -> RedFlag | None:
         """The most severe red flag the message reports, or None."""
-        clauses = self.clauses(text)
+        sentences = self._sentences(text)
+        clauses = [c for sentence in sentences for c in sentence]
         whole = " ".join(clauses)
-        resolved_message = bool(self.scope.resolved.search(whole))
         about_care = bool(self.scope.about_care.search(whole))
-        hedged = bool(self.scope.expected.search(whole))
-        # Where each clause stops reporting: 0 for history, the start of a
-        # question about signs ("my leg hurts, what if it goes cold"), else the end.
-        reach = [self._reach(clause, resolved_message) for clause in clauses]
+        # "Low fever after embolization, is that normal?": a hedge in a clause
+        # or one of the next two makes an urgent-tier sign a question.
+        hedges = [bool(self.scope.expected.search(c)) for c in clauses]
+        hedged = [any(hedges[i:i + 3]) for i in range(len(clauses))]
+        # A sign told as passed ("was numb for an hour, fine now"): the
+        # resolution comes in the same clause or a later one.
+        resolved = [bool(self.scope.resolved.search(c)) for c in clauses]
+        reach = [self._reach(clause, any(resolved[i:])) for i, clause in enumerate(clauses)]
+        # Each clause alone, then each sentence whole, so a sign told across a
+        # comma ("bleeding, pressed for ten minutes, it will not stop") is seen;
+        # a sentence counts only when none of its clauses is out of scope.
+        units = list(zip(clauses, reach, hedged, strict=True))
+        start = 0
+        for sentence in sentences:
+            if len(sentence) > 1:
+                span = range(start, start + len(sentence))
+                full = all(reach[k] > len(clauses[k]) for k in span)
+                joined = " , ".join(sentence)
+                units.append((joined, len(joined) + 1 if full else 0,
+                              any(hedged[k] for k in span)))
+            start += len(sentence)
         for category in self.categories:
             if category.unless and any(u.search(whole) for u in category.unless):
                 continue
-            if (about_care and category.tier == "emergency") or (
-                    hedged and category.tier == "urgent"):
+            if about_care and category.tier != "crisis":
                 continue
-            for clause, limit in zip(clauses, reach, strict=True):
+            for unit, limit, hedge in units:
+                if hedge and category.tier == "urgent":
+                    continue
                 if category.always_in_scope:
-                    limit = len(clause) + 1
-                if limit and self._matches(category, clause, limit):
+                    limit = len(unit) + 1
+                if limit and self._matches(category, unit, limit):
                     return RedFlag(category.name, category.tier, category.reason)
         return None
 
-    def _reach(self, clause: str, resolved_message: bool) -> int:
+    def _reach(self, clause: str, resolved_later: bool) -> int:
         """How much of the clause reports a sign happening now."""
         if self.scope.present.search(clause):
             return len(clause) + 1
@@ -182,7 +222,7 @@ class Triage:
             return 0
         # "My arm was numb for an hour, it is fine now": past tense in a
         # message that says the sign has passed.
-        if resolved_message and self.scope.past_tense.search(clause):
+        if resolved_later and self.scope.past_tense.search(clause):
             return 0
         asking = self.scope.asking.search(clause)
         return asking.start() if asking else len(clause) + 1
@@ -193,7 +233,7 @@ class Triage:
             for match in pattern.finditer(clause):
                 if match.start() >= limit:
                     break
-                if not _negated(clause, match.start()) and not _negated_inside(
+                if not _negated(clause, match.start(), match.end()) and not _negated_inside(
                         match.group(0), pattern.pattern):
                     return True
         return False
@@ -238,7 +278,10 @@ def _negated_inside(matched: str, pattern: str) -> bool:
                for word in cleaned.split())
 
 
-def _negated(clause: str, start: int) -> bool:
+def _negated(clause: str, start: int, end: int) -> bool:
+    after = clause[end:].split()[:2]
+    if any(word in _NEGATION_AFTER for word in after):
+        return True
     before = _NOT_NEGATION.sub(" ", clause[:start]).split()
     for word in reversed(before[-_NEGATION_WINDOW:]):
         if word in _SCOPE_END:
