@@ -22,7 +22,7 @@ corpus or its synonyms can never weaken this check.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ class Scope:
     resolved: re.Pattern[str]
     past_tense: re.Pattern[str]
     present: re.Pattern[str]
+    recent: re.Pattern[str]
     expected: re.Pattern[str]
     about_care: re.Pattern[str]
 
@@ -76,6 +77,8 @@ class Category:
     sources: tuple[str, ...] = ()
     # Crisis wording is never "only a question" or "only history".
     always_in_scope: bool = False
+    # All patterns in one: a message it misses cannot match any of them.
+    any_pattern: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,9 @@ class Triage:
     def __init__(self, categories: list[Category], scope: Scope) -> None:
         if not categories:
             raise ValueError("triage needs at least one red-flag category")
-        self.categories = sorted(categories, key=lambda c: -_SEVERITY[c.tier])
+        self.categories = [
+            replace(c, any_pattern=_any_of(c.patterns))
+            for c in sorted(categories, key=lambda c: -_SEVERITY[c.tier])]
         self.scope = scope
         self.speller = Speller(pattern_words(
             p for category in categories for p in (*category.patterns, *category.unless)),
@@ -200,7 +205,10 @@ class Triage:
                 units.append((joined, len(joined) + 1 if full else 0,
                               any(hedged[k] for k in span)))
             start += len(sentence)
+        joined = " , ".join(clauses)
         for category in self.categories:
+            if category.any_pattern and not category.any_pattern.search(joined):
+                continue
             if category.unless and any(u.search(whole) for u in category.unless):
                 continue
             if about_care and category.tier != "crisis":
@@ -218,14 +226,17 @@ class Triage:
         """How much of the clause reports a sign happening now."""
         if self.scope.present.search(clause):
             return len(clause) + 1
+        asking = self.scope.asking.search(clause)
+        limit = asking.start() if asking else len(clause) + 1
+        if self.scope.recent.search(clause):
+            return limit
         if self.scope.history.search(clause):
             return 0
         # "My arm was numb for an hour, it is fine now": past tense in a
         # message that says the sign has passed.
         if resolved_later and self.scope.past_tense.search(clause):
             return 0
-        asking = self.scope.asking.search(clause)
-        return asking.start() if asking else len(clause) + 1
+        return limit
 
     @staticmethod
     def _matches(category: Category, clause: str, limit: int) -> bool:
