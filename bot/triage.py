@@ -129,7 +129,7 @@ class Triage:
 
         raw_scope = data.get("scope") or {}
         try:
-            scope = Scope(**{name: _any_of(compile_all(f"scope {name}", raw_scope.get(name)))
+            scope = Scope(**{name: _any_of(compile_all(f"scope {name}", raw_scope.get(name, [])))
                              for name in Scope.__dataclass_fields__})
         except TypeError as exc:
             raise ValueError(f"{origin}: scope: {exc}") from exc
@@ -159,7 +159,8 @@ class Triage:
         """Sentences, each a list of clauses (normalised and typo-corrected).
 
         A fragment of one or two words joins the next clause, so a list of
-        adjectives ("black, tarry, sticky stools") stays one thought.
+        adjectives ("black, tarry, sticky stools") stays one thought; a short
+        denial ("no fever, but...") stays apart, so it denies only itself.
         """
         sentences = []
         for raw in _SENTENCE_BREAK.split(text):
@@ -167,7 +168,9 @@ class Triage:
             carry: list[str] = []
             for part in _CLAUSE_BREAK.split(raw):
                 words = carry + self.speller.correct(tokens(normalise(part)))
-                if len(words) < _MERGE_SHORTER_THAN:
+                if not words:
+                    continue
+                if len(words) < _MERGE_SHORTER_THAN and not _NEGATION.intersection(words):
                     carry = words
                     continue
                 carry = []
