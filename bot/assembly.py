@@ -10,6 +10,7 @@ from .engine import Bot, BotSettings, TicketSink
 from .intents import IntentMatcher, Intents
 from .policy import Thresholds
 from .sessions import MemorySessionStore, SessionStore
+from .ranker import RankerModel, TopicCues
 from .triage import Triage
 
 
@@ -34,6 +35,7 @@ def build_bot(
     *,
     tickets: TicketSink | None = None,
     sessions: SessionStore | None = None,
+    ranker: RankerModel | None = None,
 ) -> Bot:
     intents_dir = Path(settings.intents)
     return Bot(
@@ -44,4 +46,6 @@ def build_bot(
         sessions=sessions or MemorySessionStore(settings.session_ttl, settings.max_sessions),
         tickets=tickets,
         index_cache=Path(settings.data_dir) / "index" if settings.index_cache else None,
+        topic_cues=TopicCues.from_file(intents_dir / "topic_cues.yaml"),
+        ranker=ranker,
     )

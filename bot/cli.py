@@ -78,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "tests"),
                     help="tests directory holding eval/ and data/")
     ev.add_argument("--report", default="reports/eval.md", help="where to write misses")
+    ev.add_argument("--split", action="append", choices=("train", "dev", "test"),
+                    help="split to score (repeatable; default train and dev). The sealed "
+                    "test split is scored once, at the end of a round of work")
+
+    tr = sub.add_parser("train-ranker", help="refit the re-ranker (train split) and choose "
+                        "its operating point (dev split)")
+    _add_corpus(tr)
+    tr.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "tests"),
+                    help="tests directory holding eval/split/{train,dev}.yaml")
+    tr.add_argument("--out", default=None, help="where to write the artefact "
+                    "(default: bot/models/ranker.json)")
 
     review = sub.add_parser("review", help="staff tickets")
     review_sub = review.add_subparsers(dest="review_command", required=True)
@@ -117,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from . import commands  # imported late: `faqbot --help` stays fast
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

@@ -109,11 +109,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import run_evaluation
 
     settings = _settings(args)
-    report = run_evaluation(settings, Path(args.data))
+    splits = tuple(args.split or ("train", "dev"))
+    report = run_evaluation(settings, Path(args.data), splits)
     print(report.summary())
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(report.markdown(), encoding="utf-8")
     print(f"misses written to {args.report}")
+    failed = report.below_floors("dev")
+    for line in failed:
+        print(f"below floor: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_train_ranker(args: argparse.Namespace) -> int:
+    from .engine import MemoryTickets
+    from .ranker import MODEL_PATH, RankerModel
+    from .training import train_ranker
+
+    settings = _settings(args)
+    bot = build_bot(settings, tickets=MemoryTickets(), ranker=RankerModel.untrained())
+    out = Path(args.out) if args.out else MODEL_PATH
+    model = train_ranker(bot, Path(args.data) / "eval" / "split", out)
+    point = model.operating_point
+    print(f"ranker written to {out} (corpus {model.corpus_hash}); operating point: "
+          f"answer {point.answer}, risky {point.risky_answer}, clarify {point.clarify}")
+    for row in model.report["dev_reliability_top"]:
+        print(f"  dev top-candidate band {row['band']}: n={row['n']:<4} predicted "
+              f"{row['predicted']:.2f} observed {row['observed']:.2f}")
     return 0
 
 

@@ -15,6 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from .analysis import Analyzer
 from .corpus import Corpus
 from .domain import FaqEntry, Match, Reply, SessionState, Suggestion, Turn
@@ -22,7 +24,8 @@ from .index_cache import load_or_build
 from .intents import IntentMatcher
 from .normalise import valid_text
 from .outbox import ResilientSessions, ResilientTickets
-from .policy import Decision, Thresholds, decide, rerank
+from .policy import Decision, Thresholds, decide_calibrated, rerank
+from .ranker import CANDIDATES, Context, Featurizer, OperatingPoint, RankerModel, TopicCues
 from .redact import redact
 from .retriever import Retriever
 from .sessions import MemorySessionStore, SessionStore
@@ -94,6 +97,8 @@ class Bot:
         tickets: TicketSink | None = None,
         clock: type[dt.datetime] = dt.datetime,
         index_cache: Path | None = None,
+        topic_cues: TopicCues | None = None,
+        ranker: RankerModel | None = None,
     ) -> None:
         self.settings = settings or BotSettings()
         self.index_cache = index_cache
@@ -105,12 +110,19 @@ class Bot:
         self._memory = ResilientSessions(self.sessions)
         self.outbox = ResilientTickets(self.tickets)
         self._clock = clock
+        self.topic_cues = topic_cues or TopicCues({})
+        self.ranker = ranker or RankerModel.load(corpus_hash=corpus.version)
         self.load_corpus(corpus)
+
+    @property
+    def operating_point(self) -> OperatingPoint:
+        return self.ranker.operating_point
 
     def load_corpus(self, corpus: Corpus) -> None:
         """Build (or load) a new index and swap it in whole, so a reply never sees
         half of one."""
         analyzer, retriever = load_or_build(corpus, self.index_cache)
+        self.featurizer = Featurizer(corpus.entries, retriever, self.topic_cues)
         self._index = (corpus, corpus.by_id, analyzer, retriever, corpus.version)
 
     @property
@@ -175,36 +187,73 @@ class Bot:
                          ticket_id=ticket, reason="out of scope")
             return self._finish(state, redacted, reply)
 
-        query = text
-        if named and state.turns and not retriever.content_words(prepared):
-            # "and for a lung biopsy?": the earlier question, about the newly named procedure.
-            query = f"{state.turns[-1].user} {text}"
-        elif not named and state.procedure:
-            # "when can he drive?": about the procedure already under discussion.
-            terms = analyzer.lexicon.procedure_terms.get(state.procedure, ())
-            query = f"{text} {terms[0]}" if terms else text
-        matches = self.rank(query, named[0] if named else state.procedure)
-        decision = decide(matches, entries, self.settings.thresholds,
-                          lambda faq_id: retriever.shares_content(prepared, faq_id),
-                          procedure_known=bool(named or state.procedure))
-        reply = self._from_decision(decision, entries, state, redacted, base, matches, named)
+        query, context = self._in_context(text, prepared, named, state)
+        candidates = self.candidates(query, context)
+        decision = decide_calibrated(candidates, entries, self.operating_point,
+                                     self.settings.thresholds,
+                                     procedure_known=bool(context.named or context.remembered))
+        reply = self._from_decision(decision, entries, state, redacted, base, candidates, named)
         if reply.type == "answer" and reply.procedure and reply.procedure != "general":
             state.procedure = reply.procedure
         elif named:
             state.procedure = named[0]
         return self._finish(state, redacted, reply)
 
-    def rank(self, text: str, procedure: str | None = None) -> list[Match]:
-        """Candidates for a question, favouring the procedure under discussion."""
-        corpus, entries, analyzer, retriever, _ = self._index
-        prepared = analyzer.prepare(text)
-        named = analyzer.procedures_named(prepared)
+    def _in_context(self, text: str, prepared: str, named: list[str],
+                    state: SessionState) -> tuple[str, Context]:
+        """The question as the conversation means it, and what it says of the procedure."""
+        analyzer, retriever = self.analyzer, self.retriever
+        if named and state.turns and not retriever.content_words(prepared):
+            # "and for a kyphoplasty?": the earlier question, about the newly
+            # named procedure; the old procedure's name is left behind.
+            earlier = analyzer.prepare(state.turns[-1].user)
+            kept = " ".join(w for w in earlier.split() if w not in retriever.procedure_words_)
+            return f"{kept} {prepared}", Context(named=tuple(named))
         if named:
-            procedure = named[0]
+            return text, Context(named=tuple(named))
+        if state.procedure:
+            # "does it hurt?", "and driving?": about the procedure under discussion.
+            terms = analyzer.lexicon.procedure_terms.get(state.procedure, ())
+            query = f"{text} {terms[0]}" if terms else text
+            return query, Context(remembered=state.procedure)
+        return text, Context()
+
+    def rank(self, text: str, procedure: str | None = None) -> list[Match]:
+        """Candidates for a question, most likely first; `score` is the
+        calibrated probability that the candidate answers it."""
+        named = self.analyzer.procedures_named(self.analyzer.prepare(text))
+        context = Context(named=tuple(named)) if named else Context(remembered=procedure)
+        return self.candidates(text, context)
+
+    def shortlist(self, prepared: str, context: Context) -> tuple[np.ndarray, list[Match]]:
+        """Feature rows and the candidates they describe: TF-IDF's best, lifted
+        for the procedure in context, with BM25's best three added."""
+        corpus, entries, analyzer, retriever, _ = self._index
+        procedure = context.named[0] if context.named else context.remembered
         # A wide net, so the procedure under discussion can lift its own entries.
-        matches = retriever.search_prepared(prepared, k=50)
-        return rerank(matches, entries, procedure, self.settings.thresholds.context_boost,
-                      named=bool(named))
+        raw = retriever.search_prepared(prepared, k=50)
+        raw_scores = {m.faq_id: m.score for m in raw}
+        boosted = rerank(raw, entries, procedure, self.settings.thresholds.context_boost,
+                         named=bool(context.named))[:CANDIDATES]
+        bm25 = retriever.bm25(prepared)
+        seen = {m.faq_id for m in boosted}
+        extra = [Match(retriever.entry_ids_[i], raw_scores.get(retriever.entry_ids_[i], 0.0))
+                 for i in np.argsort(-bm25, kind="stable")[:3]
+                 if bm25[i] > 0 and retriever.entry_ids_[i] not in seen]
+        if extra:
+            boosted = boosted[:CANDIDATES - len(extra)] + extra
+        if not boosted:
+            return np.zeros((0, 0)), []
+        rows = self.featurizer.features(prepared, boosted, raw_scores, context, bm25)
+        return rows, boosted
+
+    def candidates(self, text: str, context: Context) -> list[Match]:
+        rows, boosted = self.shortlist(self.analyzer.prepare(text), context)
+        if not boosted:
+            return []
+        probabilities = self.ranker.probabilities(rows)
+        scored = [Match(m.faq_id, float(p)) for m, p in zip(boosted, probabilities, strict=True)]
+        return sorted(scored, key=lambda m: (-m.score, m.faq_id))
 
     # ------------------------------------------------------------- reply kinds
 
@@ -220,9 +269,10 @@ class Bot:
     ) -> Reply:
         if decision.type == "answer" and decision.match:
             entry = entries[decision.match.faq_id]
-            follow = tuple(
-                Suggestion(f, entries[f].question) for f in entry.follow_ups[:3] if f in entries
-            )
+            # Related questions: the next likely candidates, then the entry's own follow-ups.
+            related = [m.faq_id for m in decision.suggestions]
+            related += [f for f in entry.follow_ups if f in entries and f not in related]
+            follow = tuple(Suggestion(f, entries[f].question) for f in related[:3])
             return base(
                 type="answer", text=entry.answer, faq_id=entry.id, procedure=entry.procedure,
                 topic=entry.topic, confidence=decision.match.score, suggestions=follow,

@@ -1,18 +1,18 @@
-"""`faqbot eval`: how well the whole bot answers labelled patient messages.
+"""`faqbot eval`: what patients receive, on messages written blind.
 
-Reads `tests/eval/*.yaml` (single questions with the expected entry),
-`tests/eval/conversations.yaml` (multi-turn), and the sets under
-`tests/data/` (emergency, not-emergency, out-of-scope, smalltalk, handoff).
-Every question runs through the full engine in a fresh session; a plain BM25
-(rank_bm25) over the same entries is the baseline.
+Reads the splits under `tests/eval/split/` (train, dev and the sealed test:
+single messages, each with the set of acceptable entries or none, and
+multi-turn conversations), `tests/heldout/`, the triage sets under
+`tests/triage/` and the intent sets under `tests/data/`. Every message runs
+through the full engine; each reply is counted as the patient got it: answered
+right, answered wrong, a clarification with or without a right option, or a
+fallback. Plain BM25 (rank_bm25) over the same entries, which never abstains,
+is the baseline.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from dataclasses import dataclass, field, replace
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +22,110 @@ from .assembly import build_bot
 from .config import Settings
 from .engine import Bot
 from .normalise import normalise
-from .policy import decide
+
+
+OUTCOMES = ("right", "wrong", "clarify_right", "clarify_wrong", "fallback", "red_flag")
+# Floors `faqbot eval` enforces on the dev split (the sealed test split is
+# reported, not gated: it is scored once). Strict: a clarify or a fallback is
+# never counted as right, whatever its first suggestion.
+FLOORS = {
+    "correct_of_answerable": (">=", 0.88),
+    "wrong_of_all": ("<=", 0.04),
+    "clarify_of_all": ("<=", 0.10),
+    "fallback_of_answerable": ("<=", 0.08),
+    "declined_of_unanswerable": (">=", 0.85),
+    "turns_correct": (">=", 0.78),
+    "points_above_bm25": (">=", 0.0),
+}
+
+
+@dataclass
+class SplitReport:
+    """What patients received on one split."""
+
+    name: str
+    answerable: int = 0
+    unanswerable: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    declined: int = 0
+    unanswerable_answered: int = 0
+    unanswerable_clarified: int = 0
+    turns: int = 0
+    turns_correct: int = 0
+    bm25_top1: float = 0.0
+    per_procedure: dict[str, dict[str, int]] = field(default_factory=dict)
+    misses: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    @property
+    def messages(self) -> int:
+        return self.answerable + self.unanswerable
+
+    def figures(self) -> dict[str, float]:
+        n, a, u = self.messages, self.answerable, self.unanswerable
+        o = self.outcomes
+        wrong = o["wrong"] + self.unanswerable_answered
+        clarified = o["clarify_right"] + o["clarify_wrong"] + self.unanswerable_clarified
+        correct = o["right"] / a if a else 0.0
+        return {
+            "messages": n, "answerable": a, "unanswerable": u,
+            "correct_of_answerable": correct,
+            "wrong_of_all": wrong / n if n else 0.0,
+            "clarify_of_all": clarified / n if n else 0.0,
+            "clarify_with_right_option_of_answerable": o["clarify_right"] / a if a else 0.0,
+            "fallback_of_answerable": o["fallback"] / a if a else 0.0,
+            "declined_of_unanswerable": self.declined / u if u else 0.0,
+            "turns_correct": self.turns_correct / self.turns if self.turns else 0.0,
+            "bm25_top1_of_answerable": self.bm25_top1,
+            "points_above_bm25": correct - self.bm25_top1,
+        }
 
 
 @dataclass
 class Report:
     figures: dict[str, float] = field(default_factory=dict)
-    per_procedure: dict[str, tuple[int, int]] = field(default_factory=dict)
-    misses: list[tuple[str, str, str, str]] = field(default_factory=list)
+    splits: dict[str, SplitReport] = field(default_factory=dict)
+    previous: dict[str, dict[str, float]] = field(default_factory=dict)
     safety_misses: list[tuple[str, str, str]] = field(default_factory=list)
-    sweep: list[tuple[float, float, float]] = field(default_factory=list)
+    misses: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def below_floors(self, split: str = "dev") -> list[str]:
+        if split not in self.splits:
+            return []
+        figures = self.splits[split].figures()
+        failed = []
+        for name, (op, bound) in FLOORS.items():
+            value = figures[name]
+            if (op == ">=" and value < bound) or (op == "<=" and value > bound):
+                failed.append(f"{split} {name} {value:.3f} (floor {op} {bound})")
+        return failed
 
     def summary(self) -> str:
-        lines = ["figure                          value"]
-        lines += [f"{name:<30} {value:>6.3f}" for name, value in self.figures.items()]
-        lines.append("\nper procedure (top-1 correct / questions):")
-        lines += [f"  {p:<30} {ok:>3} / {n:<3} {ok / n:.2f}"
-                  for p, (ok, n) in sorted(self.per_procedure.items())]
-        if self.sweep:
-            lines.append("\nanswer threshold sweep (threshold, answer rate, precision):")
-            lines += [f"  {t:.2f}  {rate:.3f}  {share:.3f}" for t, rate, share in self.sweep]
+        lines = []
+        for name, split in self.splits.items():
+            figures = split.figures()
+            before = self.previous.get(name, {})
+            lines.append(f"split {name}: {split.messages} messages ({split.answerable} "
+                         f"answerable, {split.unanswerable} not), {split.turns} turns")
+            lines.append(f"  {'figure':<42} {'now':>6} {'v0.1':>6}")
+            for key, value in figures.items():
+                if key in ("messages", "answerable", "unanswerable"):
+                    continue
+                old = f"{before[key]:.3f}" if key in before else "-"
+                lines.append(f"  {key:<42} {value:>6.3f} {old:>6}")
+            lines.append("  per procedure (right / answered wrong / clarify / fallback, of n):")
+            for procedure, counts in sorted(split.per_procedure.items()):
+                lines.append(f"    {procedure:<30} {counts['right']:>3} / {counts['wrong']:>2}"
+                             f" / {counts['clarify']:>2} / {counts['fallback']:>2} of "
+                             f"{counts['n']:>3}")
+        if self.figures:
+            lines.append("safety and intent sets:")
+            lines += [f"  {k:<42} {v:>6.3f}" for k, v in self.figures.items()]
         return "\n".join(lines)
 
     def markdown(self) -> str:
         out = ["# Evaluation report", "", "```", self.summary(), "```", "",
-               "## Misses (question, expected, got, reply type)", ""]
-        out += [f"- {q!r}: expected `{e}`, got `{g}` ({t})" for q, e, g, t in self.misses]
+               "## Misses (split, message, expected, got)", ""]
+        out += [f"- {s}: {q!r}: expected `{e}`, got {g}" for s, q, e, g in self.misses]
         out += ["", "## Safety and intent misses (set, message, got)", ""]
         out += [f"- {s}: {q!r} -> {t}" for s, q, t in self.safety_misses]
         return "\n".join(out) + "\n"
@@ -58,108 +136,102 @@ def _load(path: Path) -> Any:
         return yaml.safe_load(handle)
 
 
-def load_questions(eval_dir: Path) -> list[dict[str, str]]:
-    items = []
-    for file in sorted(eval_dir.glob("*.yaml")):
-        if file.name == "conversations.yaml":
-            continue
-        for item in _load(file):
-            items.append({"q": str(item["q"]), "expect": str(item["expect"])})
-    return items
+def outcome_of(reply_type: str, faq_id: str | None, suggested: list[str],
+               expect: set[str]) -> str:
+    """What the patient received, for a message with these acceptable entries."""
+    if reply_type in ("emergency", "urgent"):
+        return "red_flag"
+    if not expect:
+        return {"answer": "wrong", "clarify": "clarify_wrong"}.get(reply_type, "declined")
+    if reply_type == "answer":
+        return "right" if faq_id in expect else "wrong"
+    if reply_type == "clarify":
+        return "clarify_right" if expect.intersection(suggested) else "clarify_wrong"
+    return "fallback"
 
 
-def bm25_top1(bot: Bot, items: list[dict[str, str]]) -> tuple[float, float]:
+def bm25_top1(bot: Bot, items: list[tuple[str, set[str]]]) -> float:
+    """Plain BM25 over every phrasing, never abstaining: top-1 on answerable messages."""
     from rank_bm25 import BM25Okapi
 
     entries = bot.corpus.entries
     documents = [normalise(" ".join(e.phrasings())).split() for e in entries]
     bm25 = BM25Okapi(documents)
-    top1 = top3 = 0
-    for item in items:
-        scores = bm25.get_scores(normalise(item["q"]).split())
-        ranked = sorted(range(len(entries)), key=lambda i: (-scores[i], i))[:3]
-        ids = [entries[i].id for i in ranked]
-        top1 += ids[0] == item["expect"]
-        top3 += item["expect"] in ids
-    return top1 / len(items), top3 / len(items)
+    answerable = [(q, e) for q, e in items if e]
+    right = 0
+    for question, expect in answerable:
+        scores = bm25.get_scores(normalise(question).split())
+        best = max(range(len(entries)), key=lambda i: (scores[i], -i))
+        right += entries[best].id in expect
+    return right / len(answerable) if answerable else 0.0
 
 
-def run_evaluation(settings: Settings, tests_dir: Path) -> Report:
-    bot = build_bot(settings)
-    report = Report()
-    items = load_questions(tests_dir / "eval")
+def evaluate_split(bot: Bot, name: str, data: dict[str, Any]) -> SplitReport:
+    report = SplitReport(name)
     entries = bot.corpus.by_id
-    top1 = top3 = answered = answered_right = 0
-    reciprocal: list[float] = []
-    per_procedure: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for number, item in enumerate(items):
-        reply = bot.reply(item["q"], f"eval-{number}")
-        ranked = _ranked(bot, item["q"])
-        expected = item["expect"]
-        rank = ranked.index(expected) + 1 if expected in ranked else 0
-        got = reply.faq_id or (reply.suggestions[0].faq_id if reply.suggestions else "")
-        top1 += got == expected
-        top3 += expected in [s.faq_id for s in reply.suggestions] or got == expected or (
-            0 < rank <= 3)
-        reciprocal.append(1 / rank if rank else 0.0)
-        answered += reply.type == "answer"
-        answered_right += reply.type == "answer" and reply.faq_id == expected
-        procedure = entries[expected].procedure if expected in entries else "unknown"
-        per_procedure[procedure or "none"][0] += got == expected
-        per_procedure[procedure or "none"][1] += 1
-        if got != expected:
-            report.misses.append((item["q"], expected, got or "-", reply.type))
-    n = len(items)
-    bm_top1, bm_top3 = bm25_top1(bot, items)
-    report.figures.update({
-        "questions": n,
-        "top1_accuracy": top1 / n,
-        "top3_recall": top3 / n,
-        "mrr": statistics.fmean(reciprocal),
-        "answer_rate": answered / n,
-        "answer_precision": answered_right / answered if answered else 0.0,
-        "bm25_top1_accuracy": bm_top1,
-        "bm25_top3_recall": bm_top3,
-    })
-    report.per_procedure = {p: (ok, total) for p, (ok, total) in per_procedure.items()}
-    report.sweep = threshold_sweep(bot, items)
-    _heldout(bot, tests_dir / "heldout" / "questions.yaml", report)
-    _safety_sets(bot, tests_dir / "data", report)
-    _conversations(bot, tests_dir / "eval" / "conversations.yaml", report)
+    items: list[tuple[str, set[str]]] = []
+    for number, item in enumerate(data.get("questions") or []):
+        text, expect = str(item["q"]), set(item.get("expect") or ())
+        items.append((text, expect))
+        reply = bot.reply(text, f"eval-{name}-{number}")
+        suggested = [s.faq_id for s in reply.suggestions]
+        kind = outcome_of(reply.type, reply.faq_id, suggested, expect)
+        if expect:
+            report.answerable += 1
+            report.outcomes[kind] += 1
+            owner = entries[sorted(expect)[0]].procedure if sorted(expect)[0] in entries else None
+            counts = report.per_procedure.setdefault(
+                owner or "none", {"right": 0, "wrong": 0, "clarify": 0, "fallback": 0, "n": 0})
+            counts["n"] += 1
+            bucket = {"right": "right", "wrong": "wrong", "clarify_right": "clarify",
+                      "clarify_wrong": "clarify"}.get(kind, "fallback")
+            counts[bucket] += 1
+        else:
+            report.unanswerable += 1
+            if kind == "declined" or kind == "red_flag":
+                report.declined += 1
+            elif kind == "wrong":
+                report.unanswerable_answered += 1
+            else:
+                report.unanswerable_clarified += 1
+        if kind not in ("right", "declined"):
+            got = f"{reply.type} {reply.faq_id or suggested[:2]}"
+            report.misses.append((name, text, ", ".join(sorted(expect)) or "(not answerable)",
+                                  got))
+    for number, conversation in enumerate(data.get("conversations") or []):
+        session = f"eval-{name}-conversation-{number}"
+        for turn in conversation["turns"]:
+            expect = set(turn.get("expect") or ())
+            reply = bot.reply(str(turn["q"]), session)
+            report.turns += 1
+            kind = outcome_of(reply.type, reply.faq_id, [s.faq_id for s in reply.suggestions],
+                              expect)
+            good = kind == "right" if expect else kind == "declined"
+            report.turns_correct += good
+            if not good:
+                report.misses.append((f"{name} conversation {number}", str(turn["q"]),
+                                      ", ".join(sorted(expect)) or "(not answerable)",
+                                      f"{reply.type} {reply.faq_id or ''}"))
+    report.bm25_top1 = bm25_top1(bot, items)
     return report
 
 
-def threshold_sweep(
-    bot: Bot, items: list[dict[str, str]], thresholds: tuple[float, ...] = (
-        0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
-) -> list[tuple[float, float, float]]:
-    """Answer rate and precision if the answer threshold were each value.
-
-    The risky threshold moves with it, keeping the configured gap, and the
-    clarify margin stays as configured; intents are left out.
-    """
-    base = bot.settings.thresholds
-    entries = bot.corpus.by_id
-    ranked = [(item["expect"], bot.rank(item["q"]), bot.analyzer.prepare(item["q"]))
-              for item in items]
-    rows = []
-    for threshold in thresholds:
-        trial = replace(base, answer=threshold,
-                        risky_answer=min(1.0, threshold + base.risky_answer - base.answer))
-        answered = right = 0
-        for expected, matches, prepared in ranked:
-            decision = decide(matches, entries, trial,
-                              partial(bot.retriever.shares_content, prepared),
-                              procedure_known=bool(bot.analyzer.procedures_named(prepared)))
-            if decision.type == "answer" and decision.match:
-                answered += 1
-                right += decision.match.faq_id == expected
-        rows.append((threshold, answered / len(items), right / answered if answered else 0.0))
-    return rows
-
-
-def _ranked(bot: Bot, question: str) -> list[str]:
-    return [m.faq_id for m in bot.rank(question)]
+def run_evaluation(settings: Settings, tests_dir: Path,
+                   splits: tuple[str, ...] = ("train", "dev")) -> Report:
+    bot = build_bot(settings)
+    report = Report()
+    split_dir = tests_dir / "eval" / "split"
+    previous = split_dir / "previous_release.yaml"
+    if previous.exists():
+        report.previous = _load(previous) or {}
+    for name in splits:
+        split = evaluate_split(bot, name, _load(split_dir / f"{name}.yaml"))
+        report.splits[name] = split
+        report.misses += split.misses
+    _heldout(bot, tests_dir / "heldout" / "questions.yaml", report)
+    _safety_sets(bot, tests_dir / "data", report)
+    _triage_sets(bot, tests_dir / "triage", report, sealed="test" in splits)
+    return report
 
 
 def _heldout(bot: Bot, path: Path, report: Report) -> None:
@@ -173,13 +245,13 @@ def _heldout(bot: Bot, path: Path, report: Report) -> None:
     right = answered = answered_right = declined = 0
     for number, item in enumerate(answerable):
         reply = bot.reply(str(item["q"]), f"heldout-{number}")
-        got = reply.faq_id or (reply.suggestions[0].faq_id if reply.suggestions else "")
+        got = reply.faq_id if reply.type == "answer" else ""
         right += got == item["expect"]
         answered += reply.type == "answer"
         answered_right += reply.type == "answer" and reply.faq_id == item["expect"]
         if got != item["expect"]:
-            report.misses.append((f"[held-out] {item['q']}", item["expect"], got or "-",
-                                  reply.type))
+            report.misses.append(("held-out", str(item["q"]), str(item["expect"]),
+                                  f"{reply.type} {got}"))
     for number, item in enumerate(uncovered):
         reply = bot.reply(str(item["q"]), f"heldout-none-{number}")
         declined += reply.type != "answer"
@@ -188,7 +260,7 @@ def _heldout(bot: Bot, path: Path, report: Report) -> None:
                                          reply.faq_id or reply.type))
     if answerable:
         report.figures["heldout_questions"] = len(answerable)
-        report.figures["heldout_top1_accuracy"] = right / len(answerable)
+        report.figures["heldout_correct_of_answerable"] = right / len(answerable)
         report.figures["heldout_answer_precision"] = (
             answered_right / answered if answered else 0.0)
     if uncovered:
@@ -228,34 +300,27 @@ def _safety_sets(bot: Bot, data_dir: Path, report: Report) -> None:
     report.safety_misses += [("smalltalk", t, k) for t, k in got if k != "smalltalk"]
 
 
-def _conversations(bot: Bot, path: Path, report: Report) -> None:
-    if not path.exists():
-        return
-    passed = turns = 0
-    for number, conversation in enumerate(_load(path)):
-        session = f"conv-{number}"
-        ok = True
-        for turn in conversation["turns"]:
-            reply = bot.reply(turn["q"], session)
-            turns += 1
-            expected = turn.get("expect")
-            expected_type = turn.get("type", "answer" if expected else None)
-            if expected and reply.faq_id != expected and expected not in [
-                s.faq_id for s in reply.suggestions if reply.type == "clarify"
-            ]:
-                ok = False
-                report.safety_misses.append(("conversation", turn["q"], reply.faq_id or
-                                             reply.type))
-            elif any(turn.get(k) and getattr(reply, k) != turn[k] for k in ("procedure", "topic")):
-                ok = False
-                report.safety_misses.append(("conversation", turn["q"],
-                                             f"{reply.procedure}/{reply.topic}"))
-            elif expected_type and reply.type != expected_type and not expected:
-                ok = False
-                report.safety_misses.append(("conversation", turn["q"], reply.type))
-        passed += ok
-    total = len(_load(path))
-    report.figures["conversations_passed"] = passed / total if total else 0.0
+def _triage_sets(bot: Bot, triage_dir: Path, report: Report, *, sealed: bool) -> None:
+    """Red-flag recall and false alarms on the blind triage sets."""
+    names = ("train", "dev", "sealed") if sealed else ("train", "dev")
+    for name in names:
+        path = triage_dir / f"{name}.yaml"
+        if not path.exists():
+            continue
+        items = _load(path)
+        red = [i for i in items if i["label"] in ("emergency", "crisis")]
+        urgent = [i for i in items if i["label"] == "urgent"]
+        calm = [i for i in items if i["label"] == "calm"]
+        found = {id(i): bot.triage.check(i["text"]) for i in items}
+        caught = sum(bool(found[id(i)]) and found[id(i)].tier != "urgent" for i in red)
+        raised = sum(bool(found[id(i)]) for i in urgent)
+        alarms = [i for i in calm if found[id(i)]]
+        report.figures[f"triage_{name}_emergency_recall"] = caught / len(red) if red else 0.0
+        report.figures[f"triage_{name}_urgent_raised"] = raised / len(urgent) if urgent else 0.0
+        report.figures[f"triage_{name}_false_alarms"] = len(alarms) / len(calm) if calm else 0.0
+        report.safety_misses += [(f"triage {name}", i["text"], "missed") for i in red + urgent
+                                 if not found[id(i)]]
+        report.safety_misses += [(f"triage {name}", i["text"], "false alarm") for i in alarms]
 
 
 def _share(got: list[tuple[str, str]], good: set[str]) -> float:

@@ -24,7 +24,7 @@ from .analysis import Analyzer
 from .corpus import Corpus
 from .retriever import Retriever
 
-FORMAT = 1
+FORMAT = 2  # 2: BM25 weights beside the TF-IDF matrices
 KEEP = 5
 log = logging.getLogger("faqbot.index")
 

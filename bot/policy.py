@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .domain import FaqEntry, Match
 from .normalise import normalise
+from .ranker import OperatingPoint
 
 DEFAULT_RISKY_TERMS = (
     "blood thinner", "anticoagulant", "clopidogrel", "warfarin", "aspirin", "insulin",
@@ -126,4 +127,48 @@ def decide(
     near = tuple(m for m in matches[:3] if m.score >= thresholds.suggest_floor)
     if len(near) >= 2 and top.score - near[1].score < thresholds.margin:
         return Decision("clarify", top, near, reason="low confidence, several candidates")
+    return Decision("fallback", top, near, reason="below threshold")
+
+
+def decide_calibrated(
+    candidates: Sequence[Match],
+    entries: Mapping[str, FaqEntry],
+    point: OperatingPoint,
+    thresholds: Thresholds,
+    *,
+    procedure_known: bool = True,
+) -> Decision:
+    """Answer, clarify or fall back on calibrated probabilities.
+
+    `candidates` are sorted, most likely first, each `score` the probability
+    that it answers the message. Risky topics (warning signs, medicines,
+    fasting, sedation, allergies, pregnancy) need a higher probability.
+    """
+    if not candidates:
+        return Decision("fallback", reason="no match")
+    top = candidates[0]
+    entry = entries[top.faq_id]
+    needed = point.risky_answer if thresholds.is_risky(entry) else point.answer
+    if top.score >= needed:
+        related = tuple(m for m in candidates[1:3] if m.score >= point.related)
+        return Decision("answer", top, related, reason="confident")
+    others = [m for m in candidates[1:4] if m.score >= point.clarify]
+    if not procedure_known and entry.procedure not in (None, "general"):
+        # "How long does it take?" with no procedure named or remembered, and
+        # the likely answers about different procedures: ask which one.
+        owners = {entry.procedure}
+        choices = [top]
+        for match in candidates[1:]:
+            owner = entries[match.faq_id].procedure
+            if match.score >= point.suggest and owner not in owners and owner not in (
+                    None, "general") and entries[match.faq_id].topic == entry.topic:
+                owners.add(owner)
+                choices.append(match)
+            if len(choices) == 3:
+                break
+        if len(choices) >= 2 and top.score >= point.clarify:
+            return Decision("clarify", top, tuple(choices), reason="which procedure")
+    if top.score >= point.clarify and others:
+        return Decision("clarify", top, (top, *others[:2]), reason="two answers are close")
+    near = tuple(m for m in candidates[:3] if m.score >= point.suggest)
     return Decision("fallback", top, near, reason="below threshold")

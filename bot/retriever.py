@@ -125,6 +125,10 @@ class Retriever:
         # Rows of one entry are contiguous, so a segment maximum gives each entry's best row.
         self.segment_starts_ = np.flatnonzero(np.r_[True, np.diff(self.row_entry_) != 0])
         self.entry_ids_ = [e.id for e in entries]
+        # Okapi BM25 over each entry's phrasings, stop words kept: a second
+        # opinion for the re-ranker, which weighs it against TF-IDF.
+        bm25_docs = [" ".join(prepare(p) for p in entry.phrasings()) for entry in entries]
+        self.bm25_matrix_, self.bm25_vocabulary_ = _bm25(bm25_docs)
         self.word_features_ = Features.of(self.word_vectorizer_, "word", self.word_ngrams)
         self.char_features_ = Features.of(self.char_vectorizer_, "char_wb", self.char_ngrams)
         return self
@@ -132,7 +136,7 @@ class Retriever:
     # ------------------------------------------------------- saving a fitted index
 
     _MATRICES = ("word_matrix_", "char_matrix_", "entry_word_matrix_", "entry_char_matrix_",
-                 "answer_matrix_")
+                 "answer_matrix_", "bm25_matrix_")
 
     def params(self) -> dict[str, Any]:
         return {"char_weight": self.char_weight, "answer_weight": self.answer_weight,
@@ -149,6 +153,7 @@ class Retriever:
             "row_entry": self.row_entry_.tolist(),
             "entry_words": [sorted(words) for words in self.entry_words_],
             "procedure_words": sorted(self.procedure_words_),
+            "bm25_vocabulary": self.bm25_vocabulary_,
             "features": {name: {"kind": f.kind, "ngram_range": list(f.ngram_range),
                                 "vocabulary": f.vocabulary, "idf": f.idf.tolist()}
                          for name, f in (("word", self.word_features_),
@@ -173,6 +178,7 @@ class Retriever:
         retriever.single_rows_ = len(retriever.row_entry_) == len(retriever.entry_ids_)
         retriever.entry_words_ = [frozenset(words) for words in data["entry_words"]]
         retriever.procedure_words_ = frozenset(data["procedure_words"])
+        retriever.bm25_vocabulary_ = {str(k): int(v) for k, v in data["bm25_vocabulary"].items()}
         word, char = data["features"]["word"], data["features"]["char"]
         retriever.word_features_ = Features(word["kind"], tuple(word["ngram_range"]),
                                             word["vocabulary"], np.asarray(word["idf"]))
@@ -233,6 +239,90 @@ class Retriever:
                 self.answer_weight * _dot(word_q, self.answer_matrix_)
             )
         return entry_scores
+
+
+    def components(self, prepared_query: str, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """The parts of `scores` for some entries, as features for a re-ranker.
+
+        Word and character similarity of the best phrasing and of all
+        phrasings together, and word similarity with the answer.
+        """
+        query = _strip_stop_words(prepared_query)
+        picked = np.asarray(indices, dtype=np.int64)
+        zeros = np.zeros(len(picked), dtype=np.float32)
+        if not query or not len(picked):
+            return {name: zeros for name in _COMPONENTS}
+        word_q = _QueryVector.of(self.word_features_, query)
+        char_q = _QueryVector.of(self.char_features_, query)
+        word_rows = _dot(word_q, self.word_matrix_)
+        char_rows = _dot(char_q, self.char_matrix_)
+        if self.single_rows_:
+            word_best, char_best = word_rows, char_rows
+            whole_word, whole_char = word_rows, char_rows
+        else:
+            word_best = np.maximum.reduceat(word_rows, self.segment_starts_)
+            char_best = np.maximum.reduceat(char_rows, self.segment_starts_)
+            whole_word = _dot(word_q, self.entry_word_matrix_)
+            whole_char = _dot(char_q, self.entry_char_matrix_)
+        answer = (_dot(word_q, self.answer_matrix_) if self.answer_matrix_ is not None
+                  else np.zeros_like(word_best))
+        return {"word_best": word_best[picked], "char_best": char_best[picked],
+                "word_whole": whole_word[picked], "char_whole": whole_char[picked],
+                "answer_word": answer[picked]}
+
+    def bm25(self, prepared_query: str) -> np.ndarray:
+        """Okapi BM25 of every entry for a prepared query (stop words kept)."""
+        rows = [self.bm25_vocabulary_[w] for w in _TOKEN.findall(prepared_query)
+                if w in self.bm25_vocabulary_]
+        if not rows:
+            return np.zeros(len(self.entry_ids_), dtype=np.float32)
+        counts = np.bincount(rows, minlength=self.bm25_matrix_.shape[0]).astype(np.float32)
+        picked = np.flatnonzero(counts)
+        return np.asarray(self.bm25_matrix_[picked].T @ counts[picked]).ravel()
+
+    def index_of(self, faq_id: str) -> int:
+        return self.entry_index_[faq_id]
+
+    def words_of(self, faq_id: str) -> frozenset[str]:
+        """The entry's own words, procedure names left out."""
+        return self.entry_words_[self.entry_index_[faq_id]]
+
+
+_COMPONENTS = ("word_best", "char_best", "word_whole", "char_whole", "answer_word")
+
+
+def _bm25(documents: list[str], k1: float = 1.5, b: float = 0.75
+          ) -> tuple[sparse.csr_matrix, dict[str, int]]:
+    """Term-by-entry BM25 weights (rank_bm25's Okapi formula, its idf floor
+    included), so a query scores every entry with one sparse product."""
+    vocabulary: dict[str, int] = {}
+    columns, rows, counts = [], [], []
+    lengths = []
+    for doc_index, doc in enumerate(documents):
+        words = _TOKEN.findall(doc)
+        lengths.append(len(words))
+        tf: dict[int, int] = {}
+        for word in words:
+            term = vocabulary.setdefault(word, len(vocabulary))
+            tf[term] = tf.get(term, 0) + 1
+        for term, count in tf.items():
+            rows.append(term)
+            columns.append(doc_index)
+            counts.append(count)
+    n_docs = len(documents)
+    tf_matrix = sparse.csr_matrix((np.asarray(counts, dtype=np.float64), (rows, columns)),
+                                  shape=(len(vocabulary), n_docs))
+    doc_freq = np.diff(tf_matrix.indptr)
+    idf = np.log((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+    floor = 0.25 * idf.mean() if len(idf) else 0.0
+    idf[idf < 0] = floor
+    length = np.asarray(lengths, dtype=np.float64)
+    norm = k1 * (1 - b + b * length / (length.mean() or 1.0))
+    coo = tf_matrix.tocoo()
+    weights = idf[coo.row] * coo.data * (k1 + 1) / (coo.data + norm[coo.col])
+    matrix = sparse.csr_matrix((weights.astype(np.float32), (coo.row, coo.col)),
+                               shape=tf_matrix.shape)
+    return matrix, vocabulary
 
 
 def _related(a: str, b: str) -> bool:

@@ -1,0 +1,290 @@
+"""A learned re-ranker with a calibrated probability that a candidate is right.
+
+TF-IDF proposes candidates; this module describes each with features that
+never name an entry (similarity parts, agreement between the best phrasing and
+the whole entry, procedure named or remembered or absent, topic cue words,
+word overlap after typo correction, answer overlap), so it keeps working when
+staff add entries. A logistic regression scores them and Platt scaling,
+fitted on out-of-fold scores, turns the score into a probability.
+
+Serving needs only numpy: the fitted model is a small JSON artefact
+(`bot/models/ranker.json`), keyed by the corpus hash it was trained with and
+rebuilt by `faqbot train-ranker`. Fitting imports scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .domain import FaqEntry, Match
+from .normalise import normalise, tokens
+from .retriever import Retriever
+
+log = logging.getLogger("faqbot.ranker")
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "ranker.json"
+CANDIDATES = 10
+
+FEATURES = (
+    "score", "raw_score", "gap_to_top", "gap_to_next", "rank", "is_top",
+    "word_best", "char_best", "word_whole", "char_whole", "answer_word",
+    "best_vs_whole",
+    "procedure_named", "procedure_named_other", "procedure_remembered",
+    "procedure_general", "procedure_unknown_specific",
+    "topic_cue", "other_topic_cue_only",
+    "overlap_exact", "overlap_related", "missing_words", "query_words", "answer_overlap",
+    "named_sibling_below", "specific_sibling_above", "topic_cue_x_score", "named_x_score",
+    "bm25_relative", "bm25_rank", "bm25_is_top",
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the conversation says about the procedure."""
+
+    named: tuple[str, ...] = ()
+    remembered: str | None = None
+
+
+class TopicCues:
+    """Cue words per topic, from `intents/topic_cues.yaml`."""
+
+    def __init__(self, cues: Mapping[str, Sequence[str]]) -> None:
+        self.cues = {topic: tuple(f" {normalise(c)} " for c in words)
+                     for topic, words in cues.items()}
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TopicCues:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected topic: [cue words]")
+        return cls({str(k): [str(w) for w in v] for k, v in data.items()})
+
+    def hits(self, prepared: str) -> dict[str, int]:
+        padded = f" {prepared} "
+        return {topic: sum(c in padded for c in cues) for topic, cues in self.cues.items()}
+
+
+class Featurizer:
+    """Describes candidates of one corpus; built once per index."""
+
+    def __init__(self, entries: Sequence[FaqEntry], retriever: Retriever,
+                 cues: TopicCues) -> None:
+        self.entries = {e.id: e for e in entries}
+        self.retriever = retriever
+        self.cues = cues
+        self._answer_words: dict[str, frozenset[str]] = {}
+
+    def answer_words(self, faq_id: str) -> frozenset[str]:
+        words = self._answer_words.get(faq_id)
+        if words is None:
+            words = frozenset(tokens(normalise(self.entries[faq_id].answer)))
+            self._answer_words[faq_id] = words
+        return words
+
+    def features(self, prepared: str, matches: Sequence[Match],
+                 raw: Mapping[str, float], context: Context,
+                 bm25: np.ndarray | None = None) -> np.ndarray:
+        """One row of `FEATURES` per candidate, in the order given."""
+        if not matches:
+            return np.zeros((0, len(FEATURES)), dtype=np.float64)
+        retriever = self.retriever
+        indices = [retriever.index_of(m.faq_id) for m in matches]
+        if bm25 is None:
+            bm25 = retriever.bm25(prepared)
+        bm25_best = float(bm25.max()) or 1.0
+        bm25_order = np.argsort(-bm25, kind="stable")
+        bm25_rank = np.empty(len(bm25), dtype=np.int64)
+        bm25_rank[bm25_order] = np.arange(len(bm25))
+        parts = retriever.components(prepared, indices)
+        content = retriever.content_words(prepared)
+        cue_hits = self.cues.hits(prepared)
+        any_cue = {t for t, n in cue_hits.items() if n}
+        top = matches[0].score
+        owners = [self.entries[m.faq_id].procedure for m in matches]
+        topics = [self.entries[m.faq_id].topic for m in matches]
+        rows = []
+        for i, match in enumerate(matches):
+            entry = self.entries[match.faq_id]
+            own = retriever.words_of(match.faq_id)
+            exact = sum(w in own for w in content)
+            related = sum(any(_related(w, v) for v in own) for w in content)
+            answer_words = self.answer_words(match.faq_id)
+            in_answer = sum(w in answer_words for w in content)
+            n = len(content)
+            procedure = entry.procedure
+            general = procedure in (None, "general")
+            next_score = matches[i + 1].score if i + 1 < len(matches) else 0.0
+            topic_hits = cue_hits.get(entry.topic or "", 0)
+            rows.append((
+                match.score, raw.get(match.faq_id, 0.0),
+                match.score - top, match.score - next_score,
+                i / CANDIDATES, float(i == 0),
+                parts["word_best"][i], parts["char_best"][i],
+                parts["word_whole"][i], parts["char_whole"][i], parts["answer_word"][i],
+                parts["word_best"][i] - parts["word_whole"][i],
+                float(procedure in context.named),
+                float(bool(context.named) and procedure not in context.named and not general),
+                float(not context.named and procedure == context.remembered),
+                float(general),
+                float(not context.named and not context.remembered and not general),
+                min(topic_hits, 3) / 3,
+                float(topic_hits == 0 and bool(any_cue)),
+                exact / n if n else 1.0, related / n if n else 1.0,
+                min(n - related, 5) / 5, min(n, 10) / 10,
+                in_answer / n if n else 0.0,
+                # A general or other entry outranking one of the named procedure
+                # on the same topic, and the other way round.
+                float(procedure not in context.named and any(
+                    owners[j] in context.named and topics[j] == entry.topic
+                    for j in range(i + 1, len(matches)))),
+                float(procedure in context.named and any(
+                    owners[j] not in context.named and topics[j] == entry.topic
+                    for j in range(i))),
+                min(topic_hits, 3) / 3 * match.score,
+                float(procedure in context.named) * match.score,
+                float(bm25[indices[i]]) / bm25_best,
+                min(int(bm25_rank[indices[i]]), CANDIDATES) / CANDIDATES,
+                float(bm25_rank[indices[i]] == 0),
+            ))
+        return np.asarray(rows, dtype=np.float64)
+
+
+def _related(a: str, b: str) -> bool:
+    # Same word, or the same stem by a shared start of five letters; not
+    # "work" for "worked": that merge is left to the similarity features.
+    if a == b:
+        return True
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common >= 5 and min(len(a), len(b)) >= 6
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Probabilities at which the bot answers, clarifies or falls back."""
+
+    answer: float = 0.5
+    risky_answer: float = 0.7
+    clarify: float = 0.2
+    suggest: float = 0.08
+    related: float = 0.15
+
+
+class RankerModel:
+    def __init__(self, *, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray,
+                 intercept: float, calibration_x: np.ndarray, calibration_y: np.ndarray,
+                 operating_point: OperatingPoint, corpus_hash: str,
+                 features: Sequence[str] = FEATURES, report: dict[str, Any] | None = None
+                 ) -> None:
+        if tuple(features) != FEATURES:
+            raise ValueError("the ranker artefact was built for other features; "
+                             "run `faqbot train-ranker`")
+        self.mean, self.scale, self.coef = mean, scale, coef
+        self.intercept = intercept
+        self.calibration_x, self.calibration_y = calibration_x, calibration_y
+        self.operating_point = operating_point
+        self.corpus_hash = corpus_hash
+        self.report = report or {}
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0)
+        z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
+        raw = 1.0 / (1.0 + np.exp(-z))
+        return np.interp(raw, self.calibration_x, self.calibration_y)
+
+    # ------------------------------------------------------------ artefact
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "features": list(FEATURES), "corpus_hash": self.corpus_hash,
+            "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(), "intercept": self.intercept,
+            "calibration": {"x": self.calibration_x.tolist(), "y": self.calibration_y.tolist()},
+            "operating_point": {k: getattr(self.operating_point, k)
+                                for k in OperatingPoint.__dataclass_fields__},
+            "report": self.report,
+        }
+
+    def save(self, path: Path = MODEL_PATH) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RankerModel:
+        return cls(
+            mean=np.asarray(data["mean"]), scale=np.asarray(data["scale"]),
+            coef=np.asarray(data["coef"]), intercept=float(data["intercept"]),
+            calibration_x=np.asarray(data["calibration"]["x"]),
+            calibration_y=np.asarray(data["calibration"]["y"]),
+            operating_point=OperatingPoint(**data["operating_point"]),
+            corpus_hash=str(data["corpus_hash"]), features=data["features"],
+            report=data.get("report"),
+        )
+
+    @classmethod
+    def untrained(cls) -> RankerModel:
+        """A stand-in that trusts the retrieval score alone, to bootstrap training."""
+        coef = np.zeros(len(FEATURES))
+        coef[FEATURES.index("score")] = 8.0
+        return cls(mean=np.zeros(len(FEATURES)), scale=np.ones(len(FEATURES)), coef=coef,
+                   intercept=-4.0, calibration_x=np.asarray([0.0, 1.0]),
+                   calibration_y=np.asarray([0.0, 1.0]), operating_point=OperatingPoint(),
+                   corpus_hash="")
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH, corpus_hash: str | None = None) -> RankerModel:
+        if not path.exists():
+            log.warning("no ranker at %s; using retrieval scores alone until "
+                        "`faqbot train-ranker` builds one", path)
+            return cls.untrained()
+        model = cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        if corpus_hash and corpus_hash != model.corpus_hash:
+            # The features name no entry, so the model still applies; the
+            # operating point was only measured on the corpus it was built with.
+            log.info("ranker was trained on corpus %s, serving %s; run `faqbot train-ranker` "
+                     "to refit", model.corpus_hash, corpus_hash)
+        return model
+
+
+def fit(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, corpus_hash: str,
+        operating_point: OperatingPoint | None = None, c: float = 1.0) -> RankerModel:
+    """Logistic regression on candidates, calibrated by isotonic regression on
+    out-of-fold scores (folds by message, so no message calibrates itself)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    mean = rows.mean(axis=0)
+    scale = rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    standard = (rows - mean) / scale
+    out_of_fold = np.zeros(len(rows))
+    for train, held in GroupKFold(n_splits=5).split(standard, labels, groups):
+        fold = LogisticRegression(C=c, max_iter=2000).fit(standard[train], labels[train])
+        out_of_fold[held] = fold.predict_proba(standard[held])[:, 1]
+    model = LogisticRegression(C=c, max_iter=2000).fit(standard, labels)
+    # Platt scaling on the out-of-fold scores, kept as a dense lookup table so
+    # serving is one np.interp; isotonic steps were too coarse to sweep.
+    logit = np.log(np.clip(out_of_fold, 1e-6, 1 - 1e-6) / np.clip(1 - out_of_fold, 1e-6, 1))
+    platt = LogisticRegression(C=1e6, max_iter=2000).fit(logit.reshape(-1, 1), labels)
+    grid = np.linspace(0.0, 1.0, 201)
+    grid_logit = np.log(np.clip(grid, 1e-6, 1 - 1e-6) / np.clip(1 - grid, 1e-6, 1))
+    calibrated = platt.predict_proba(grid_logit.reshape(-1, 1))[:, 1]
+    return RankerModel(
+        mean=mean, scale=scale, coef=model.coef_[0], intercept=float(model.intercept_[0]),
+        calibration_x=grid, calibration_y=calibrated,
+        operating_point=operating_point or OperatingPoint(), corpus_hash=corpus_hash,
+    )

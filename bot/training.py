@@ -1,0 +1,183 @@
+"""`faqbot train-ranker`: fit the re-ranker on the train split, choose the
+operating point on the dev split, save the artefact.
+
+The sealed test split is never read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .engine import Bot
+from .domain import Match, SessionState
+from .policy import decide_calibrated
+from .ranker import MODEL_PATH, Context, OperatingPoint, RankerModel, fit
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One patient message as the bot sees it, with the acceptable entries."""
+
+    query: str
+    context: Context
+    expect: frozenset[str]
+    text: str
+
+
+def load_split(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    return {"questions": data.get("questions") or [],
+            "conversations": data.get("conversations") or []}
+
+
+def examples(bot: Bot, split: dict[str, Any]) -> Iterator[Example]:
+    """Single messages in a fresh session, then every turn of every
+    conversation in the context its earlier turns leave (the bot's own
+    replies build that context, as they would for a patient)."""
+    for item in split["questions"]:
+        text = str(item["q"])
+        prepared = bot.analyzer.prepare(text)
+        query, context = bot._in_context(text, prepared, bot.analyzer.procedures_named(prepared),
+                                         SessionState("train"))
+        yield Example(query, context, frozenset(item.get("expect") or ()), text)
+    for number, conversation in enumerate(split["conversations"]):
+        state = SessionState(f"train-conversation-{number}")
+        for turn in conversation["turns"]:
+            text = str(turn["q"])
+            prepared = bot.analyzer.prepare(text)
+            named = bot.analyzer.procedures_named(prepared)
+            query, context = bot._in_context(text, prepared, named, state)
+            expect = frozenset(turn.get("expect") or ())
+            yield Example(query, context, expect, text)
+            # The context the next turn sees: what the bot would remember.
+            bot.reply(text, state.session_id)
+            state = bot.sessions.load(state.session_id)
+
+
+def candidate_table(bot: Bot, items: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature rows, labels and message numbers for the top candidates."""
+    rows, labels, groups = [], [], []
+    for number, example in enumerate(items):
+        table, shortlist = bot.shortlist(bot.analyzer.prepare(example.query), example.context)
+        if not shortlist:
+            continue
+        rows.append(table)
+        labels.extend(m.faq_id in example.expect for m in shortlist)
+        groups.extend([number] * len(shortlist))
+    return np.vstack(rows), np.asarray(labels, dtype=int), np.asarray(groups)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    right: int = 0
+    wrong: int = 0
+    clarify_right: int = 0
+    clarify_wrong: int = 0
+    fallback: int = 0
+    declined: int = 0
+    unanswerable_answered: int = 0
+    unanswerable_clarified: int = 0
+
+
+def score_decisions(bot: Bot, items: list[Example], ranked: list[list[Match]],
+                    point: OperatingPoint) -> Outcome:
+    entries = bot.corpus.by_id
+    counts = dict.fromkeys(Outcome.__dataclass_fields__, 0)
+    for example, candidates in zip(items, ranked, strict=True):
+        decision = decide_calibrated(
+            candidates, entries, point, bot.settings.thresholds,
+            procedure_known=bool(example.context.named or example.context.remembered))
+        kind = _outcome(decision.type, decision.match.faq_id if decision.match else None,
+                        [m.faq_id for m in decision.suggestions], example.expect)
+        counts[kind] += 1
+    return Outcome(**counts)
+
+
+def _outcome(kind: str, faq_id: str | None, suggested: list[str],
+             expect: frozenset[str]) -> str:
+    if not expect:
+        return {"answer": "unanswerable_answered",
+                "clarify": "unanswerable_clarified"}.get(kind, "declined")
+    if kind == "answer":
+        return "right" if faq_id in expect else "wrong"
+    if kind == "clarify":
+        return "clarify_right" if expect.intersection(suggested) else "clarify_wrong"
+    return "fallback"
+
+
+def choose_operating_point(bot: Bot, items: list[Example], ranked: list[list[Match]]
+                           ) -> tuple[OperatingPoint, list[dict[str, float]]]:
+    """The answer bar that gives the most right answers, a wrong answer
+    costing three right ones and a clarification half of one."""
+    n = len(items)
+    sweep = []
+    best: tuple[float, OperatingPoint] | None = None
+    for answer in np.arange(0.30, 0.90, 0.025):
+        for gap in (0.0, 0.05, 0.1, 0.2):
+            for clarify in (0.15, 0.25, 0.35):
+                point = OperatingPoint(answer=round(float(answer), 3),
+                                       risky_answer=round(min(0.95, answer + gap), 3),
+                                       clarify=clarify, suggest=0.08, related=0.15)
+                outcome = score_decisions(bot, items, ranked, point)
+                wrong = (outcome.wrong + outcome.unanswerable_answered) / n
+                right = outcome.right / n
+                clarified = (outcome.clarify_right + outcome.clarify_wrong
+                             + outcome.unanswerable_clarified) / n
+                sweep.append({"answer": point.answer, "risky_answer": point.risky_answer,
+                              "clarify": clarify, "right": round(right, 3),
+                              "wrong": round(wrong, 3), "clarified": round(clarified, 3)})
+                value = right - 3 * wrong - 0.5 * clarified
+                if best is None or value > best[0]:
+                    best = (value, point)
+    return (best[1] if best else OperatingPoint()), sweep
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
+                ) -> list[dict[str, float]]:
+    """Predicted against observed, per probability band: the dev reliability table."""
+    table = []
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        mask = (probabilities >= low) & ((probabilities < high) | (high == 1.0))
+        if mask.any():
+            table.append({"band": f"{low:.1f}-{high:.1f}", "n": int(mask.sum()),
+                          "predicted": round(float(probabilities[mask].mean()), 3),
+                          "observed": round(float(labels[mask].mean()), 3)})
+    return table
+
+
+def train_ranker(bot: Bot, eval_dir: Path, out: Path = MODEL_PATH) -> RankerModel:
+    train = list(examples(bot, load_split(eval_dir / "train.yaml")))
+    rows, labels, groups = candidate_table(bot, train)
+    model = fit(rows, labels, groups, corpus_hash=bot.corpus.version or "")
+    bot.ranker = model
+    dev = list(examples(bot, load_split(eval_dir / "dev.yaml")))
+    ranked = [bot.candidates(e.query, e.context) for e in dev]
+    point, sweep = choose_operating_point(bot, dev, ranked)
+    dev_rows, dev_labels, _ = candidate_table(bot, dev)
+    tops = [(c[0].score, c[0].faq_id in e.expect) for e, c in zip(dev, ranked, strict=True)
+            if c]
+    model = RankerModel(
+        mean=model.mean, scale=model.scale, coef=model.coef, intercept=model.intercept,
+        calibration_x=model.calibration_x, calibration_y=model.calibration_y,
+        operating_point=point, corpus_hash=model.corpus_hash,
+        report={
+            "train_messages": len(train), "dev_messages": len(dev),
+            "dev_reliability_top": reliability(np.asarray([p for p, _ in tops]),
+                                               np.asarray([ok for _, ok in tops], dtype=float)),
+            "dev_reliability_all": reliability(model.probabilities(dev_rows),
+                                               dev_labels.astype(float)),
+            "sweep": sweep,
+        })
+    model.save(out)
+    bot.ranker = model
+    return model
