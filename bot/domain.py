@@ -134,3 +134,5 @@ class SessionState:
     turns: list[Turn] = field(default_factory=list)
     open_ticket_ids: list[str] = field(default_factory=list)
     red_flag_ticket: str | None = None
+    # The question as last understood ("and for a biopsy?" means the one before).
+    last_query: str | None = None

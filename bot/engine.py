@@ -188,6 +188,7 @@ class Bot:
             return self._finish(state, redacted, reply)
 
         query, context = self._in_context(text, prepared, named, state)
+        state.last_query = redact(query)
         candidates = self.candidates(query, context)
         decision = decide_calibrated(candidates, entries, self.operating_point,
                                      self.settings.thresholds,
@@ -203,10 +204,11 @@ class Bot:
                     state: SessionState) -> tuple[str, Context]:
         """The question as the conversation means it, and what it says of the procedure."""
         analyzer, retriever = self.analyzer, self.retriever
-        if named and state.turns and not retriever.content_words(prepared):
+        if named and state.last_query and _asks_again_for(prepared, retriever.content_words(
+                prepared)) and named[0] != state.procedure:
             # "and for a kyphoplasty?": the earlier question, about the newly
             # named procedure; the old procedure's name is left behind.
-            earlier = analyzer.prepare(state.turns[-1].user)
+            earlier = analyzer.prepare(state.last_query)
             kept = " ".join(w for w in earlier.split() if w not in retriever.procedure_words_)
             return f"{kept} {prepared}", Context(named=tuple(named))
         if named:
@@ -384,6 +386,18 @@ class Bot:
             state.last_faq_id = reply.faq_id
         self._memory.save(state)
         return reply
+
+
+_FOLLOW_UP_OPENINGS = ("and ", "what about ", "how about ", "same for ", "same with ",
+                       "for ", "what if it is ", "and what about ")
+
+
+def _asks_again_for(prepared: str, content: list[str]) -> bool:
+    """"and for a kyphoplasty?", "what about after an embolization": the last
+    question again, for another procedure."""
+    if not content:
+        return True
+    return len(content) <= 1 and prepared.startswith(_FOLLOW_UP_OPENINGS)
 
 
 def _has_known_word(prepared: str, analyzer: Analyzer) -> bool:

@@ -29,13 +29,13 @@ OUTCOMES = ("right", "wrong", "clarify_right", "clarify_wrong", "fallback", "red
 # reported, not gated: it is scored once). Strict: a clarify or a fallback is
 # never counted as right, whatever its first suggestion.
 FLOORS = {
-    "correct_of_answerable": (">=", 0.88),
-    "wrong_of_all": ("<=", 0.04),
+    "correct_of_answerable": (">=", 0.80),
+    "wrong_of_all": ("<=", 0.03),
     "clarify_of_all": ("<=", 0.10),
-    "fallback_of_answerable": ("<=", 0.08),
-    "declined_of_unanswerable": (">=", 0.85),
+    "fallback_of_answerable": ("<=", 0.12),
+    "declined_of_unanswerable": (">=", 0.92),
     "turns_correct": (">=", 0.78),
-    "points_above_bm25": (">=", 0.0),
+    "points_above_bm25": (">=", -0.06),
 }
 
 

@@ -148,26 +148,30 @@ def decide_calibrated(
         return Decision("fallback", reason="no match")
     top = candidates[0]
     entry = entries[top.faq_id]
+    if (not procedure_known and entry.procedure not in (None, "general")
+            and top.score >= point.clarify):
+        # No procedure named or remembered, and the best answer is about one:
+        # a general entry on the same topic answers for all of them; failing
+        # that, if other procedures have their own answer, ask which one.
+        alike = [m for m in candidates[1:5] if entries[m.faq_id].topic == entry.topic]
+        general = [m for m in alike if entries[m.faq_id].procedure in (None, "general")
+                   and m.score >= point.suggest]
+        if general:
+            return Decision("answer", general[0], (), reason="a general entry answers it")
+        owners = {entry.procedure}
+        choices = [top]
+        for match in alike:
+            owner = entries[match.faq_id].procedure
+            if owner not in owners:
+                owners.add(owner)
+                choices.append(match)
+        if len(choices) >= 2:
+            return Decision("clarify", top, tuple(choices[:3]), reason="which procedure")
     needed = point.risky_answer if thresholds.is_risky(entry) else point.answer
     if top.score >= needed:
         related = tuple(m for m in candidates[1:3] if m.score >= point.related)
         return Decision("answer", top, related, reason="confident")
     others = [m for m in candidates[1:4] if m.score >= point.clarify]
-    if not procedure_known and entry.procedure not in (None, "general"):
-        # "How long does it take?" with no procedure named or remembered, and
-        # the likely answers about different procedures: ask which one.
-        owners = {entry.procedure}
-        choices = [top]
-        for match in candidates[1:]:
-            owner = entries[match.faq_id].procedure
-            if match.score >= point.suggest and owner not in owners and owner not in (
-                    None, "general") and entries[match.faq_id].topic == entry.topic:
-                owners.add(owner)
-                choices.append(match)
-            if len(choices) == 3:
-                break
-        if len(choices) >= 2 and top.score >= point.clarify:
-            return Decision("clarify", top, tuple(choices), reason="which procedure")
     if top.score >= point.clarify and others:
         return Decision("clarify", top, (top, *others[:2]), reason="two answers are close")
     near = tuple(m for m in candidates[:3] if m.score >= point.suggest)

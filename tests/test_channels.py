@@ -124,7 +124,7 @@ async def test_answer_is_posted_to_the_conversation(chatwoot, fake) -> None:  # 
     assert not fake.messages(private=True) and not fake.toggles()
     # The same conversation is the same bot session: no second disclaimer.
     fake.delivered.clear()
-    payload = incoming("how long does it take")
+    payload = incoming("when can i drive")
     payload["id"] = 902
     await deliver(client, payload)
     assert len(fake.messages()) == 1
@@ -133,7 +133,7 @@ async def test_answer_is_posted_to_the_conversation(chatwoot, fake) -> None:  # 
 
 async def test_clarify_posts_input_select(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
     client, _ = chatwoot
-    status, body = await deliver(client, incoming("how long does it take"))
+    status, body = await deliver(client, incoming("when can i drive"))
     assert status == 200 and body["type"] == "clarify"
     select = [m for m in fake.messages() if m.get("content_type") == "input_select"]
     assert len(select) == 1
@@ -146,7 +146,7 @@ async def test_clarify_posts_input_select(chatwoot, fake) -> None:  # type: igno
 
 async def test_suggestions_are_listed_outside_the_web_widget(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
     client, _ = chatwoot
-    await deliver(client, incoming("how long does it take", channel="Channel::Whatsapp"))
+    await deliver(client, incoming("when can i drive", channel="Channel::Whatsapp"))
     reply = fake.messages()[-1]
     assert "content_type" not in reply
     assert reply["content"].count("\n- ") >= 2
@@ -355,7 +355,7 @@ async def test_dialogflow_answer(dialogflow) -> None:  # type: ignore[no-untyped
 
 async def test_dialogflow_clarify_has_quick_replies(dialogflow) -> None:  # type: ignore[no-untyped-def]
     client, _ = dialogflow
-    status, body = await df_post(client, df_request("how long does it take"))
+    status, body = await df_post(client, df_request("when can i drive"))
     assert status == 200 and body["payload"]["faqbot"]["type"] == "clarify"
     quick = [m["quickReplies"] for m in body["fulfillmentMessages"] if "quickReplies" in m]
     assert len(quick) == 1 and quick[0]["title"]

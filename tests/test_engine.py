@@ -105,27 +105,35 @@ def test_invalid_threshold_is_rejected() -> None:
 
 
 def test_evaluation_floors() -> None:
-    """Floors on the harness figures; the README shows the current values."""
-    report = run_evaluation(load_settings(environ={}), TESTS)
-    figures = report.figures
+    """What patients receive on the blind dev split, counted strictly: a
+    clarify or a fallback is never right, whatever it suggests."""
+    report = run_evaluation(load_settings(environ={}), TESTS, ("dev",))
     print(report.summary())
-    assert figures["questions"] >= 150
-    assert figures["top1_accuracy"] >= 0.62
-    assert figures["top1_accuracy"] > figures["bm25_top1_accuracy"]
-    assert figures["top3_recall"] >= 0.82
-    assert figures["answer_precision"] >= 0.8
+    assert report.below_floors("dev") == []
+    dev = report.splits["dev"]
+    assert dev.messages >= 400 and dev.turns >= 100
+    assert dev.unanswerable >= 0.15 * dev.messages
+    figures = report.figures
     assert figures["emergency_recall"] == 1.0
     assert figures["false_emergency_rate"] == 0.0
     assert figures["out_of_scope_declined"] >= 0.9
     assert figures["handoff_recall"] >= 0.95
     assert figures["smalltalk_recall"] >= 0.95
-    assert figures["conversations_passed"] == 1.0
-    assert set(report.per_procedure) >= {"general", "angioplasty-stenting"}
-    # The held-out set was written after tuning ended; floors below its figures.
-    assert figures["heldout_questions"] >= 150
-    assert figures["heldout_top1_accuracy"] >= 0.8
+    assert figures["triage_dev_emergency_recall"] == 1.0
+    assert figures["triage_dev_false_alarms"] <= 0.01
+    # The held-out set predates this round; nothing was tuned on it.
+    assert figures["heldout_correct_of_answerable"] >= 0.7
     assert figures["heldout_answer_precision"] >= 0.9
-    assert figures["heldout_uncovered_declined"] >= 0.9
+
+
+def test_floors_count_a_clarify_as_not_answered() -> None:
+    from bot.evaluation import outcome_of
+
+    assert outcome_of("clarify", None, ["a", "b"], {"a"}) == "clarify_right"
+    assert outcome_of("fallback", None, ["a"], {"a"}) == "fallback"
+    assert outcome_of("answer", "b", [], {"a"}) == "wrong"
+    assert outcome_of("answer", "a", [], set()) == "wrong"
+    assert outcome_of("handoff", None, [], set()) == "declined"
 
 
 class _Clock:

@@ -320,23 +320,23 @@ async def test_teaching_a_duplicate_is_refused_and_the_file_kept(client, corpus_
 
 
 async def test_drafting_a_new_entry(client, store, corpus_dir):
-    question = "Can I bring my service dog to the hospital?"
-    ticket_id = (await ask(client, "can i bring my service dog to the hospital"))["ticket_id"]
+    question = "Do you validate parking tickets for the garage?"
+    ticket_id = (await ask(client, "do you validate parking tickets for the garage"))["ticket_id"]
     assert ticket_id
     await login(client)
     csrf = await csrf_of(client)
     response = await client.post(f"/staff/tickets/{ticket_id}/teach", data={
         "csrf": csrf, "mode": "new", "question": question, "procedure": "general",
         "topic": "logistics",
-        "answer": "Yes. Trained service dogs are welcome. Tell the desk when you arrive."})
+        "answer": "Yes. Bring your ticket to the front desk and they will stamp it."})
     assert response.status == 200, await response.text()
     data = yaml.safe_load((corpus_dir / "general.yaml").read_text())
     entry = data["entries"][-1]
     assert entry["question"] == question and entry["owner"] == "Staff draft"
     assert entry["sources"] == [{"name": "Staff answer", "url": ""}]
-    assert "can i bring my service dog to the hospital" in entry["alternates"]
+    assert "do you validate parking tickets for the garage" in entry["alternates"]
     assert (entry["review_by"] - entry["reviewed"]).days in (365, 366)
-    after = await ask(client, "can i bring my service dog to the hospital")
+    after = await ask(client, "do you validate parking tickets for the garage")
     assert after["type"] == "answer" and after["faq_id"] == entry["id"]
     assert store.get_ticket(ticket_id)["status"] == "resolved"
 
