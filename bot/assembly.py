@@ -9,8 +9,8 @@ from .corpus import load_corpus
 from .engine import Bot, BotSettings, TicketSink
 from .intents import IntentMatcher, Intents
 from .policy import Thresholds
-from .sessions import MemorySessionStore, SessionStore
 from .ranker import RankerModel, TopicCues
+from .sessions import MemorySessionStore, SessionStore
 from .triage import Triage
 
 

@@ -23,7 +23,6 @@ from .config import Settings
 from .engine import Bot
 from .normalise import normalise
 
-
 OUTCOMES = ("right", "wrong", "clarify_right", "clarify_wrong", "fallback", "red_flag")
 # Floors `faqbot eval` enforces on the dev split (the sealed test split is
 # reported, not gated: it is scored once). Strict: a clarify or a fallback is
@@ -312,7 +311,7 @@ def _triage_sets(bot: Bot, triage_dir: Path, report: Report, *, sealed: bool) ->
         urgent = [i for i in items if i["label"] == "urgent"]
         calm = [i for i in items if i["label"] == "calm"]
         found = {id(i): bot.triage.check(i["text"]) for i in items}
-        caught = sum(bool(found[id(i)]) and found[id(i)].tier != "urgent" for i in red)
+        caught = sum((flag := found[id(i)]) is not None and flag.tier != "urgent" for i in red)
         raised = sum(bool(found[id(i)]) for i in urgent)
         alarms = [i for i in calm if found[id(i)]]
         report.figures[f"triage_{name}_emergency_recall"] = caught / len(red) if red else 0.0

@@ -158,7 +158,7 @@ def decide_calibrated(
                    and m.score >= point.suggest]
         if general:
             return Decision("answer", general[0], (), reason="a general entry answers it")
-        owners = {entry.procedure}
+        owners: set[str | None] = {entry.procedure}
         choices = [top]
         for match in alike:
             owner = entries[match.faq_id].procedure

@@ -204,7 +204,7 @@ class RankerModel:
             return np.zeros(0)
         z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
         raw = 1.0 / (1.0 + np.exp(-z))
-        return np.interp(raw, self.calibration_x, self.calibration_y)
+        return np.asarray(np.interp(raw, self.calibration_x, self.calibration_y))
 
     # ------------------------------------------------------------ artefact
 

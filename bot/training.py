@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .engine import Bot
 from .domain import Match, SessionState
+from .engine import Bot
 from .policy import decide_calibrated
 from .ranker import MODEL_PATH, Context, OperatingPoint, RankerModel, fit
 
@@ -65,7 +65,9 @@ def examples(bot: Bot, split: dict[str, Any]) -> Iterator[Example]:
 
 def candidate_table(bot: Bot, items: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows, labels and message numbers for the top candidates."""
-    rows, labels, groups = [], [], []
+    rows: list[np.ndarray] = []
+    labels: list[bool] = []
+    groups: list[int] = []
     for number, example in enumerate(items):
         table, shortlist = bot.shortlist(bot.analyzer.prepare(example.query), example.context)
         if not shortlist:
@@ -143,7 +145,7 @@ def choose_operating_point(bot: Bot, items: list[Example], ranked: list[list[Mat
 
 
 def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
-                ) -> list[dict[str, float]]:
+                ) -> list[dict[str, object]]:
     """Predicted against observed, per probability band: the dev reliability table."""
     table = []
     edges = np.linspace(0.0, 1.0, bins + 1)
