@@ -23,8 +23,6 @@ def bot_settings(settings: Settings) -> BotSettings:
         thresholds=Thresholds(
             answer=settings.answer_threshold,
             risky_answer=settings.risky_threshold,
-            margin=settings.clarify_margin,
-            suggest_floor=settings.suggest_floor,
             context_boost=settings.context_boost,
         ),
     )

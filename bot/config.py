@@ -84,11 +84,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("on_call_number", "", "On-call number given after office hours."),
     Setting("office_hours", "8-17", "Staffed hours, Monday to Friday, local time.", _hours),
     Setting("reply_hours", "one working day", "How soon staff usually reply, in words."),
-    Setting("answer_threshold", 0.4, "Minimum score to answer.", _fraction),
-    Setting("risky_threshold", 0.5, "Minimum score to answer a risky topic "
-            "(warning signs, medicines, fasting, sedation).", _fraction),
-    Setting("clarify_margin", 0.03, "Top two closer than this: ask which one.", _fraction),
-    Setting("suggest_floor", 0.3, "Minimum score to offer a suggestion.", _fraction),
+    Setting("answer_threshold", 0.0, "Probability needed to answer; 0 takes the operating "
+            "point chosen on the dev split (bot/models/ranker.json).", _fraction),
+    Setting("risky_threshold", 0.0, "Probability needed to answer a risky topic (warning "
+            "signs, medicines, fasting, sedation); 0 takes the chosen operating point.",
+            _fraction),
     Setting("context_boost", 0.2, "Score added to the procedure under discussion.", _fraction),
     Setting("rate_limit", 30, "Messages per minute per client; 0 turns it off.", _positive_int),
     Setting("max_message_chars", 1000, "Longest patient message accepted.", _positive_int),

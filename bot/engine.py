@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -116,7 +116,10 @@ class Bot:
 
     @property
     def operating_point(self) -> OperatingPoint:
-        return self.ranker.operating_point
+        point = self.ranker.operating_point
+        chosen = self.settings.thresholds
+        return replace(point, answer=chosen.answer or point.answer,
+                       risky_answer=chosen.risky_answer or point.risky_answer)
 
     def load_corpus(self, corpus: Corpus) -> None:
         """Build (or load) a new index and swap it in whole, so a reply never sees

@@ -1,13 +1,13 @@
 """The one place that chooses what kind of reply a patient gets.
 
-`decide` is pure: given what the matchers found, it returns a `Decision`.
-Thresholds are configuration (see `bot/config.py`); how they were chosen is in
-the README and `docs/evaluation.md`.
+`decide_calibrated` is pure: given candidates with calibrated probabilities
+(`bot/ranker.py`), it returns a `Decision`. The operating point is chosen on
+the dev split by `faqbot train-ranker`; settings may override it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .domain import FaqEntry, Match
@@ -23,16 +23,15 @@ DEFAULT_RISKY_TERMS = (
 
 @dataclass(frozen=True)
 class Thresholds:
-    answer: float = 0.4
-    risky_answer: float = 0.5
-    margin: float = 0.03
-    suggest_floor: float = 0.3
+    # Overrides of the ranker's operating point; 0 keeps the chosen one.
+    answer: float = 0.0
+    risky_answer: float = 0.0
     context_boost: float = 0.2
     risky_topics: tuple[str, ...] = ("warning-signs",)
     risky_terms: tuple[str, ...] = DEFAULT_RISKY_TERMS
 
     def __post_init__(self) -> None:
-        for name in ("answer", "risky_answer", "margin", "suggest_floor", "context_boost"):
+        for name in ("answer", "risky_answer", "context_boost"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"threshold {name} must be between 0 and 1, got {value!r}")
@@ -79,55 +78,6 @@ def rerank(
         return match
 
     return sorted((adjusted(m) for m in matches), key=lambda m: (-m.score, m.faq_id))
-
-
-def decide(
-    matches: Sequence[Match],
-    entries: Mapping[str, FaqEntry],
-    thresholds: Thresholds,
-    supported: Callable[[str], bool] = lambda faq_id: True,
-    procedure_known: bool = True,
-) -> Decision:
-    """Answer, clarify or fall back.
-
-    `supported(faq_id)` says whether the question shares real words with the
-    entry; a high score earned by a procedure name alone ("will my cat mind
-    the smell after kyphoplasty") must not become an answer.
-    """
-    if not matches:
-        return Decision("fallback", reason="no match")
-    top = matches[0]
-    if not supported(top.faq_id):
-        near = tuple(m for m in matches[:3] if m.score >= thresholds.suggest_floor)
-        return Decision("fallback", top, near, reason="no real word shared with the best entry")
-    entry = entries[top.faq_id]
-    needed = thresholds.risky_answer if thresholds.is_risky(entry) else thresholds.answer
-    close = [
-        m for m in matches[1:3]
-        if top.score - m.score < thresholds.margin and m.score >= thresholds.suggest_floor
-    ]
-    if top.score >= needed and not procedure_known:
-        # "How long does it take?" with no procedure named or remembered: the
-        # best entries are about different procedures, so ask which one.
-        owners = {entries[top.faq_id].procedure}
-        others = []
-        for match in matches[1:]:
-            owner = entries[match.faq_id].procedure
-            if match.score >= thresholds.suggest_floor and owner not in owners:
-                owners.add(owner)
-                others.append(match)
-            if len(others) == 2:
-                break
-        if entries[top.faq_id].procedure not in (None, "general") and others:
-            return Decision("clarify", top, (top, *others), reason="which procedure")
-    if top.score >= needed and close:
-        return Decision("clarify", top, (top, *close), reason="two answers are close")
-    if top.score >= needed:
-        return Decision("answer", top, reason="confident")
-    near = tuple(m for m in matches[:3] if m.score >= thresholds.suggest_floor)
-    if len(near) >= 2 and top.score - near[1].score < thresholds.margin:
-        return Decision("clarify", top, near, reason="low confidence, several candidates")
-    return Decision("fallback", top, near, reason="below threshold")
 
 
 def decide_calibrated(
