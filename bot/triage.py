@@ -40,11 +40,13 @@ _SENTENCE_BREAK = re.compile(r"[.;!?\n]+(?:\s|$)|[;!?\n]+")
 _CLAUSE_BREAK = re.compile(
     r"[,:()]+|\s-\s|\b(?:but|however|although|though|anyway|also|btw|plus)\b", re.I)
 _NEGATION = {"no", "not", "never", "without", "nor", "none", "nothing", "denies", "deny", "zero"}
-_SCOPE_END = {",", "but", "so", "then", "because", "since", "now", "until", "just", "except"}
+_SCOPE_END = {",", "and", "but", "so", "then", "because", "since", "now", "until", "just", "except"}
 # Phrases with "not" that do not deny a symptom: "can not stop throwing up".
 _NOT_NEGATION = re.compile(
     r"\b(?:not sure|not certain|do not know|not know|not to worry|not normal|not right|"
     r"(?:can|could|will|would|does|did|is|has|have) not (?:stop|stopped|slow|slowed)|"
+    r"(?:can|could) not (?:keep|wake|get|move|lift|walk|stand|speak|talk|swallow|breathe|"
+    r"breath|pee|catch|hold|feel (?:my|his|her))|"
     r"not stopping|not getting better|not improving|not helping|not working|"
     r"do not want|does not want|not want|no longer want)\b")
 _NEGATION_WINDOW = 6
@@ -199,6 +201,20 @@ class Triage:
         # resolution comes in the same clause or a later one.
         resolved = [bool(self.scope.resolved.search(c)) for c in clauses]
         reach = [self._reach(clause, any(resolved[i:])) for i, clause in enumerate(clauses)]
+        # A story told in the past: after a clause of history ("a reaction to
+        # dye in 2009"), its sentence's past-tense clauses are history too.
+        start = 0
+        for sentence in sentences:
+            told_before = False
+            for k in range(start, start + len(sentence)):
+                clause = clauses[k]
+                if self.scope.recent.search(clause) or self.scope.present.search(clause):
+                    told_before = False
+                elif told_before and self.scope.past_tense.search(clause):
+                    reach[k] = 0
+                elif self.scope.history.search(clause):
+                    told_before = True
+            start += len(sentence)
         # Each clause alone, then each sentence whole, so a sign told across a
         # comma ("bleeding, pressed for ten minutes, it will not stop") is seen;
         # a sentence counts only when none of its clauses is out of scope.
@@ -225,7 +241,10 @@ class Triage:
                     continue
                 if category.always_in_scope:
                     limit = len(unit) + 1
-                if limit and self._matches(patterns, unit, limit):
+                # Crisis wording carries its own negation ("do not want to
+                # live"); a "not" further back belongs to another verb.
+                window = 3 if category.always_in_scope else _NEGATION_WINDOW
+                if limit and self._matches(patterns, unit, limit, window):
                     return RedFlag(category.name, category.tier, category.reason)
         return None
 
@@ -246,12 +265,13 @@ class Triage:
         return limit
 
     @staticmethod
-    def _matches(patterns: list[re.Pattern[str]], clause: str, limit: int) -> bool:
+    def _matches(patterns: list[re.Pattern[str]], clause: str, limit: int,
+                 window: int = _NEGATION_WINDOW) -> bool:
         for pattern in patterns:
             for match in pattern.finditer(clause):
                 if match.start() >= limit:
                     break
-                if not _negated(clause, match.start(), match.end()) and not _negated_inside(
+                if not _negated(clause, match.start(), match.end(), window) and not _negated_inside(
                         match.group(0), pattern.pattern):
                     return True
         return False
@@ -434,12 +454,12 @@ def _negated_inside(matched: str, pattern: str) -> bool:
                for word in cleaned.split())
 
 
-def _negated(clause: str, start: int, end: int) -> bool:
+def _negated(clause: str, start: int, end: int, window: int = _NEGATION_WINDOW) -> bool:
     after = clause[end:].split()[:2]
     if any(word in _NEGATION_AFTER for word in after):
         return True
     before = _NOT_NEGATION.sub(" ", clause[:start]).split()
-    for word in reversed(before[-_NEGATION_WINDOW:]):
+    for word in reversed(before[-window:]):
         if word in _SCOPE_END:
             return False
         if word in _NEGATION:

@@ -21,7 +21,9 @@ def _triage_set(name: str) -> list[dict[str, str]]:
         return list(yaml.safe_load(handle))
 
 
-WRITTEN = _triage_set("train.yaml") + _triage_set("dev.yaml")
+# The sealed split was scored once (see docs/triage.md); its misses were then
+# fixed, as the triage issue asks, so it now guards against regressions too.
+WRITTEN = _triage_set("train.yaml") + _triage_set("dev.yaml") + _triage_set("sealed.yaml")
 RED = [i for i in WRITTEN if i["label"] != "calm"]
 LOOK_ALIKES = [i for i in WRITTEN if i["label"] == "calm"]
 
@@ -32,7 +34,7 @@ def triage() -> Triage:
 
 
 def test_written_sets_are_big_enough() -> None:
-    assert len(RED) >= 300 and len(LOOK_ALIKES) >= 300
+    assert len(RED) >= 500 and len(LOOK_ALIKES) >= 500
     assert len(EMERGENCIES) >= 40 and len(CALM) >= 40
 
 
