@@ -9,12 +9,14 @@ import getpass
 import io
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .assembly import build_bot
 from .config import Settings
 from .corpus import entry_to_json, load_corpus, read_corpus
+from .session_tokens import SessionTokens
 from .store import Store
 
 
@@ -38,6 +40,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = Store(args.db) if args.db else None
     bot = build_bot(settings, tickets=store)
+    tokens = SessionTokens.from_settings(settings.session_secret, settings.data_dir)
     lines = _lines(args.text)
     messages = lines if lines is not None else [" ".join(args.text)]
     session = args.session
@@ -48,6 +51,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         reply = bot.reply(text, session_id)
         session = session or reply.session_id if not args.new_session_per_line else session
         if args.json:
+            reply = replace(reply, session_token=tokens.issue(reply.session_id))
             print(json.dumps(reply.to_json(), ensure_ascii=False), flush=True)
         else:
             print(f"[{reply.type}] {reply.text}")

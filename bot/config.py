@@ -99,6 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
             "need an X-Faqbot-Signature HMAC-SHA256 header."),
     Setting("staff_token", "", "Bearer token for the staff JSON API (scripts); empty "
             "disables token access."),
+    Setting("session_secret", "", "Secret for session tokens; empty: one is created once "
+            "under data_dir. Replicas must share it."),
     Setting("session_ttl", 3600, "Seconds a conversation is remembered.", _positive_int),
     Setting("sessions", "memory", "Session and rate-limit store: memory (one process) or "
             "redis://host:6379/0 (shared by every replica)."),

@@ -104,6 +104,9 @@ class Reply:
     reason: str | None = None
     sources: tuple[Source, ...] = ()
     disclaimer: str | None = None
+    # Set by the channel that owns the session (see bot/session_tokens.py).
+    session_token: str = ""
+    language: str = "en"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -8,7 +8,6 @@ it. Identifiers are redacted before any turn is kept or any ticket written.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -28,6 +27,7 @@ from .policy import Decision, Thresholds, decide_calibrated, rerank
 from .ranker import CANDIDATES, Context, Featurizer, OperatingPoint, RankerModel, TopicCues
 from .redact import redact
 from .retriever import Retriever
+from .session_tokens import new_session_id
 from .sessions import MemorySessionStore, SessionStore
 from .spelling import is_english_word
 from .triage import RedFlag, Triage
@@ -146,7 +146,7 @@ class Bot:
         text = valid_text(text)
         # Red flags first, before storage is touched: nothing may delay them.
         red_flag = self.triage.check(text)
-        session_id = session_id or uuid.uuid4().hex
+        session_id = session_id or new_session_id()
         corpus, entries, analyzer, retriever, version = self._index
         state = self._memory.load(session_id)
         redacted = redact(text)
@@ -350,6 +350,10 @@ class Bot:
             emergency_number=self.settings.emergency_number,
         )
         return base(type="handoff", text=text, ticket_id=ticket, reason="asked for a person")
+
+    def knows(self, session_id: str) -> bool:
+        """Whether this session has spoken before (in conversation memory)."""
+        return bool(self._memory.load(session_id).turns)
 
     def in_office_hours(self) -> bool:
         now = self._clock.now()

@@ -257,6 +257,13 @@ class Store:
             conn.execute(tickets.update().where(tickets.c.id == ticket_id)
                          .values(notify_error=error))
 
+    def session_seen(self, session_id: str) -> bool:
+        """Whether any ticket was ever opened for this session."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(tickets.c.id).where(
+                tickets.c.session_id == session_id).limit(1)).first()
+        return row is not None
+
     def staff_messages_for(self, session_id: str, after: int = 0) -> list[dict[str, Any]]:
         query = (sa.select(staff_messages)
                  .where(staff_messages.c.session_id == session_id, staff_messages.c.id > after)

@@ -231,7 +231,10 @@ async def test_reply_reaches_the_patient(client, store):
                                  data={"csrf": csrf, "text": "We only answer care questions."})
     assert response.status == 200
     assert "Reply sent" in await response.text()
-    messages = await (await client.get("/api/v1/sessions/s-reply/messages")).json()
+    anyone = await client.get("/api/v1/sessions/s-reply/messages")
+    assert anyone.status == 401 and "messages" not in await anyone.json()
+    messages = await (await client.get("/api/v1/sessions/s-reply/messages", headers={
+        "X-Session-Token": reply["session_token"]})).json()
     assert [m["text"] for m in messages["messages"]] == ["We only answer care questions."]
     assert store.get_ticket(ticket_id)["status"] == "answered"
     empty = await client.post(f"/staff/tickets/{ticket_id}/reply", data={"csrf": csrf,

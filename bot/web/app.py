@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from ..corpus import load_corpus
 from ..domain import Reply
 from ..engine import Bot
 from ..normalise import valid_text
+from ..session_tokens import RESERVED_PREFIXES, SessionTokens, new_session_id
 from ..spelling import is_english_word
 from ..store import Store
 from .notify import NOTIFIER, setup_notifier
@@ -42,6 +44,7 @@ BOT = web.AppKey("bot", Bot)
 STORE = web.AppKey("store", Store)
 SETTINGS = web.AppKey("settings", Settings)
 LIMITER = web.AppKey("limiter", Limiter)
+TOKENS = web.AppKey("session_tokens", SessionTokens)
 METRICS = web.AppKey("metrics", dict)
 REPLICA = web.AppKey("replica", str)
 
@@ -93,7 +96,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         response.headers["Access-Control-Allow-Origin"] = origin or ""
         response.headers["Vary"] = "Origin"
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, X-Session-Token"
         response.headers["Access-Control-Max-Age"] = "600"
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -232,6 +235,34 @@ def check_signature(request: web.Request, body: bytes) -> None:
         raise web.HTTPUnauthorized(reason="bad X-Faqbot-Signature")
 
 
+def owns_session(request: web.Request, session_id: str | None, presented: Any) -> bool:
+    """Whether this client may hold the session's token: it is a new session
+    (first reply), or the client already presented the token."""
+    if session_id is None:
+        return True
+    if isinstance(presented, str) and request.app[TOKENS].verify(session_id, presented):
+        return True
+    if request.app[BOT].knows(session_id):
+        return False
+    try:
+        return not request.app[STORE].session_seen(session_id)
+    except Exception:
+        log.exception("store unavailable; a session with no memory is treated as new")
+        return True
+
+
+def client_session(data: dict[str, Any], name: str) -> str | None:
+    """A session id the client chose; the channels' own ids are not choosable."""
+    session_id = session_field(data, name)
+    if session_id and session_id.startswith(RESERVED_PREFIXES):
+        raise web.HTTPBadRequest(reason=f"'{name}' may not start with a channel prefix")
+    return session_id
+
+
+def presented_token(request: web.Request, data: dict[str, Any]) -> Any:
+    return request.headers.get("X-Session-Token") or data.get("session_token")
+
+
 async def answer(request: web.Request, text: str, session_id: str | None) -> Reply:
     """The one path from a channel to the engine and back, shared by every channel."""
     app = request.app
@@ -249,9 +280,12 @@ async def answer(request: web.Request, text: str, session_id: str | None) -> Rep
 async def post_message(request: web.Request) -> web.Response:
     data = await read_json(request)
     text = message_text(request, data, "text")
-    session_id = session_field(data, "session_id")
+    session_id = client_session(data, "session_id")
+    owner = owns_session(request, session_id, presented_token(request, data))
+    session_id = session_id or new_session_id()
     reply = await answer(request, text, session_id)
-    return web.json_response(reply.to_json())
+    token = request.app[TOKENS].issue(session_id) if owner else ""
+    return web.json_response(replace(reply, session_token=token).to_json())
 
 
 async def post_feedback(request: web.Request) -> web.Response:
@@ -275,9 +309,12 @@ async def post_feedback(request: web.Request) -> web.Response:
 
 
 async def get_staff_messages(request: web.Request) -> web.Response:
+    check_rate(request)
     session_id = request.match_info["session_id"]
+    if not request.app[TOKENS].verify(session_id, request.headers.get("X-Session-Token")):
+        raise web.HTTPUnauthorized(reason="this session's token is required in X-Session-Token")
     after_raw = request.query.get("after", "0")
-    if not after_raw.isdigit():
+    if not (after_raw.isascii() and after_raw.isdigit()) or len(after_raw) > 12:
         raise web.HTTPBadRequest(reason="'after' must be a whole number")
     messages = request.app[STORE].staff_messages_for(session_id, int(after_raw))
     return web.json_response({"messages": messages})
@@ -288,7 +325,10 @@ async def post_rasa(request: web.Request) -> web.Response:
     check_signature(request, body)
     data = await read_json(request)
     text = message_text(request, data, "message")
-    sender = session_field(data, "sender") or "default"
+    # Without a sender every such client would share one session: each gets its own.
+    chosen = session_field(data, "sender")
+    owner = owns_session(request, chosen, presented_token(request, data))
+    sender = chosen or "rasa-" + new_session_id()
     reply = await answer(request, text, sender)
     buttons = [{"title": s.question, "payload": s.question} for s in reply.suggestions]
     messages: list[dict[str, Any]] = []
@@ -297,7 +337,8 @@ async def post_rasa(request: web.Request) -> web.Response:
     main: dict[str, Any] = {"recipient_id": sender, "text": reply.text}
     if buttons:
         main["buttons"] = buttons
-    main["custom"] = {"type": reply.type, "faq_id": reply.faq_id, "ticket_id": reply.ticket_id}
+    main["custom"] = {"type": reply.type, "faq_id": reply.faq_id, "ticket_id": reply.ticket_id,
+                      "session_token": request.app[TOKENS].issue(sender) if owner else ""}
     messages.append(main)
     return web.json_response(messages)
 
@@ -415,6 +456,7 @@ def create_app(settings: Settings, bot: Bot, store: Store,
     app[BOT] = bot
     app[STORE] = store
     app[LIMITER] = limiter or RateLimiter(settings.rate_limit)
+    app[TOKENS] = SessionTokens.from_settings(settings.session_secret, settings.data_dir)
     app[REPLICA] = settings.replica_name or f"{socket.gethostname()}:{settings.port}"
     app.cleanup_ctx.append(_corpus_poller)
     app.on_response_prepare.append(_replica_header)

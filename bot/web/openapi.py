@@ -99,7 +99,8 @@ OPENAPI: dict[str, Any] = {
             "name": {"type": "string"}, "url": {"type": "string"}}},
         "Reply": {"type": "object",
                   "required": ["session_id", "type", "text", "faq_id", "procedure", "topic",
-                               "confidence", "suggestions", "ticket_id"],
+                               "confidence", "suggestions", "ticket_id", "session_token",
+                               "language"],
                   "properties": {
                       "session_id": {"type": "string"},
                       "type": {"type": "string", "enum": list(REPLY_TYPES)},
@@ -112,6 +113,8 @@ OPENAPI: dict[str, Any] = {
                       "suggestions": {"type": "array",
                                       "items": {"$ref": "#/components/schemas/Suggestion"}},
                       "ticket_id": _NULLABLE_STRING,
+                      "session_token": {"type": "string"},
+                      "language": {"type": "string", "enum": ["en", "es"]},
                       "corpus_version": _NULLABLE_STRING,
                       "reason": _NULLABLE_STRING,
                       "disclaimer": _NULLABLE_STRING,

@@ -341,10 +341,17 @@
     setTyping(on);
   }
 
+  function tokenHeaders(extra) {
+    var headers = extra || {};
+    // The session's secret: only this browser may read the care team's replies.
+    if (state.sessionToken) headers["X-Session-Token"] = state.sessionToken;
+    return headers;
+  }
+
   function postJson(path, payload) {
     return fetch(server + path, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: tokenHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify(payload),
       credentials: "omit",
     });
@@ -372,6 +379,9 @@
       })
       .then(function (data) {
         if (typeof data.session_id === "string" && data.session_id) state.sessionId = data.session_id;
+        if (typeof data.session_token === "string" && data.session_token) {
+          state.sessionToken = data.session_token;
+        }
         if (data.disclaimer) state.disclaimer = String(data.disclaimer);
         renderDisclaimer();
         append({ role: "bot", reply: {
@@ -418,11 +428,11 @@
   var polling = false;
 
   function poll() {
-    if (polling || !isOpen() || !state.items.length) return;
+    if (polling || !isOpen() || !state.items.length || !state.sessionToken) return;
     polling = true;
     fetch(server + "/api/v1/sessions/" + encodeURIComponent(state.sessionId) +
           "/messages?after=" + encodeURIComponent(String(state.lastStaffId || 0)),
-          { credentials: "omit" })
+          { credentials: "omit", headers: tokenHeaders() })
       .then(function (res) { return res.ok ? res.json() : { messages: [] }; })
       .then(function (data) {
         (data.messages || []).forEach(function (m) {
