@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_user.add_argument("--config", help="settings YAML file")
     add_user.add_argument("--password-stdin", action="store_true",
                           help="read the password from standard input")
+    remove_user = staff_sub.add_parser("remove-user", help="remove a staff user and end "
+                                       "their sessions")
+    remove_user.add_argument("username")
+    remove_user.add_argument("--db", help="database URL")
+    remove_user.add_argument("--config", help="settings YAML file")
     return parser
 
 

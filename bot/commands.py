@@ -231,9 +231,20 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_staff(args: argparse.Namespace) -> int:
-    from .web.auth import hash_password
+    from .web.auth import USERNAME, hash_password, password_problem
 
     store = _store(args)
+    if args.staff_command == "remove-user":
+        if not store.remove_user(args.username):
+            print(f"faqbot: no staff user {args.username!r}", file=sys.stderr)
+            return 1
+        store.audit("cli", "remove-user", None, args.username)
+        print(f"staff user {args.username} removed; their sessions are ended")
+        return 0
+    if not USERNAME.fullmatch(args.username):
+        print("faqbot: usernames use 1 to 64 of a-z, 0-9, dot, underscore and hyphen",
+              file=sys.stderr)
+        return 1
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -241,8 +252,9 @@ def cmd_staff(args: argparse.Namespace) -> int:
         if getpass.getpass("Again: ") != password:
             print("faqbot: passwords differ", file=sys.stderr)
             return 1
-    if len(password) < 10:
-        print("faqbot: use a password of at least 10 characters", file=sys.stderr)
+    problem = password_problem(args.username, password)
+    if problem:
+        print(f"faqbot: {problem}", file=sys.stderr)
         return 1
     store.add_user(args.username, hash_password(password))
     store.audit("cli", "add-user", None, args.username)

@@ -10,7 +10,9 @@ already redacted by the engine; the store never sees raw patient text.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -104,6 +106,18 @@ corpus_state = sa.Table(
 )
 
 
+# Added by migration 4: staff sign-in sessions, so logout, a password reset
+# and removing a user end them. The cookie holds a random token; only its
+# hash is kept.
+staff_sessions = sa.Table(
+    "staff_sessions", sa.MetaData(),
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+)
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -120,8 +134,12 @@ def _v3(conn: Connection) -> None:
 
 
 # Versioned migrations: append, never edit. Each runs once, in order.
+def _v4(conn: Connection) -> None:
+    staff_sessions.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (1, _v1), (2, _v2), (3, _v3))
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4))
 
 # Any constant: replicas starting together take turns to migrate (PostgreSQL).
 _MIGRATION_LOCK = 0x6661716274
@@ -363,9 +381,55 @@ class Store:
             if exists:
                 conn.execute(staff_users.update().where(staff_users.c.username == username)
                              .values(password_hash=password_hash))
+                # A password reset signs the user out everywhere.
+                conn.execute(staff_sessions.delete().where(
+                    staff_sessions.c.username == username))
             else:
                 conn.execute(staff_users.insert().values(
                     username=username, password_hash=password_hash, created_at=_now()))
+
+    def remove_user(self, username: str) -> bool:
+        with self.engine.begin() as conn:
+            conn.execute(staff_sessions.delete().where(staff_sessions.c.username == username))
+            removed = conn.execute(staff_users.delete().where(
+                staff_users.c.username == username)).rowcount
+        return bool(removed)
+
+    # --------------------------------------------------------- staff sessions
+
+    def start_staff_session(self, username: str) -> str:
+        token = secrets.token_urlsafe(32)
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(staff_sessions.insert().values(
+                token_hash=_token_hash(token), username=username, created_at=now,
+                last_seen=now))
+        return token
+
+    def staff_session_user(self, token: str, *, idle: int, absolute: int) -> str | None:
+        """The signed-in user, or None once the session ended or timed out."""
+        now = _now()
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(staff_sessions).where(
+                staff_sessions.c.token_hash == _token_hash(token))).first()
+            if row is None:
+                return None
+            expired = (now - row.last_seen > dt.timedelta(seconds=idle)
+                       or now - row.created_at > dt.timedelta(seconds=absolute))
+            user = conn.execute(sa.select(staff_users.c.username).where(
+                staff_users.c.username == row.username)).first()
+            if expired or user is None:
+                conn.execute(staff_sessions.delete().where(
+                    staff_sessions.c.token_hash == row.token_hash))
+                return None
+            conn.execute(staff_sessions.update().where(
+                staff_sessions.c.token_hash == row.token_hash).values(last_seen=now))
+            return str(row.username)
+
+    def end_staff_session(self, token: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(staff_sessions.delete().where(
+                staff_sessions.c.token_hash == _token_hash(token)))
 
     def password_hash(self, username: str) -> str | None:
         with self.engine.connect() as conn:
@@ -396,6 +460,10 @@ class Store:
             conn.execute(feedback.delete().where(feedback.c.created_at < cutoff))
             conn.execute(reply_log.delete().where(reply_log.c.at < cutoff))
         return int(old)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _ticket_dict(row: Any) -> dict[str, Any]:

@@ -151,7 +151,16 @@ def test_staff_add_user(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'u.db'}"
     assert run("staff", "add-user", "nurse", "--db", db, "--password-stdin",
                stdin="short\n").returncode == 1
+    for weak in ("aaaaaaaaaaaa", " " * 12, "password1234", "nurse-is-my-name"):
+        assert run("staff", "add-user", "nurse", "--db", db, "--password-stdin",
+                   stdin=weak + "\n").returncode == 1, weak
+    for bad_name in ("", "evil<script>", "Nurse Lee"):
+        assert run("staff", "add-user", bad_name, "--db", db, "--password-stdin",
+                   stdin="lantern-orbit-cactus-91\n").returncode == 1
     assert run("staff", "add-user", "nurse", "--db", db, "--password-stdin",
-               stdin="a-long-password\n").returncode == 0
+               stdin="lantern-orbit-cactus-91\n").returncode == 0
     stored = Store(db).password_hash("nurse")
-    assert stored and stored.startswith("$argon2") and "a-long-password" not in stored
+    assert stored and stored.startswith("$argon2") and "lantern" not in stored
+    assert run("staff", "remove-user", "nurse", "--db", db).returncode == 0
+    assert Store(db).password_hash("nurse") is None
+    assert run("staff", "remove-user", "nurse", "--db", db).returncode == 1

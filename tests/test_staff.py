@@ -139,6 +139,56 @@ async def test_login_sets_a_safe_cookie_and_logout_ends_it(client):
                                  allow_redirects=False)
     assert response.status == 303
     assert (await client.get("/staff", allow_redirects=False)).status == 302
+    # The old cookie, replayed after logout, opens nothing.
+    client.session.cookie_jar.update_cookies({COOKIE: cookie.value})
+    assert (await client.get("/staff", allow_redirects=False)).status == 302
+
+
+async def test_a_password_reset_or_removal_ends_sessions(client, store):
+    assert (await login(client)).status == 303
+    assert (await client.get("/staff", allow_redirects=False)).status == 200
+    store.add_user(USER, hash_password(PASSWORD))  # a reset, same password even
+    assert (await client.get("/staff", allow_redirects=False)).status == 302
+    assert (await login(client)).status == 303
+    store.remove_user(USER)
+    assert (await client.get("/staff", allow_redirects=False)).status == 302
+
+
+def test_staff_sessions_time_out(store):
+    token = store.start_staff_session(USER)
+    assert store.staff_session_user(token, idle=60, absolute=60) == USER
+    assert store.staff_session_user(token, idle=-1, absolute=60) is None
+    # Ended for good: a later check with generous limits still fails.
+    assert store.staff_session_user(token, idle=3600, absolute=3600) is None
+
+
+async def test_sign_in_is_throttled_before_argon2_runs(client, store, monkeypatch):
+    import bot.web.staff as staff
+
+    for _ in range(10):
+        assert (await login(client, password="wrong-password-123")).status == 401
+    calls = []
+    monkeypatch.setattr(staff, "verify_password", lambda *a: calls.append(a) or True)
+    blocked = await login(client)  # the right password, still refused
+    assert blocked.status == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert calls == []
+    failed_rows = [e for e in store.audit_entries() if e["action"] == "login-failed"]
+    assert len(failed_rows) == 10
+
+
+def test_the_throttle_counts_per_user_and_per_client() -> None:
+    from bot.web.auth import LoginThrottle
+
+    throttle = LoginThrottle(per_user=3, per_client=5, window=100)
+    for _ in range(3):
+        throttle.failed("a", "1.2.3.4", now=1000)
+    assert throttle.retry_after("a", "1.2.3.4", now=1001) > 0
+    assert throttle.retry_after("b", "1.2.3.4", now=1001) == 0
+    assert throttle.retry_after("a", "5.6.7.8", now=1001) == 0
+    for name in ("b", "c"):
+        throttle.failed(name, "1.2.3.4", now=1001)
+    assert throttle.retry_after("d", "1.2.3.4", now=1002) > 0
+    assert throttle.retry_after("a", "1.2.3.4", now=1200) == 0
 
 
 async def test_login_needs_its_csrf_token(client):

@@ -208,14 +208,18 @@ def message_text(request: web.Request, data: dict[str, Any], name: str) -> str:
     return text
 
 
-def check_rate(request: web.Request) -> None:
-    limiter = request.app[LIMITER]
+def client_address(request: web.Request) -> str:
     client = request.remote or "unknown"
     if request.app[SETTINGS].trust_forwarded:
         # The address our own proxy saw: the last hop it appended, not a client's claim.
         forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
         client = forwarded or client
-    wait = limiter.hit(client)
+    return client
+
+
+def check_rate(request: web.Request) -> None:
+    limiter = request.app[LIMITER]
+    wait = limiter.hit(client_address(request))
     if wait:
         raise web.HTTPTooManyRequests(
             reason="too many messages; please wait", headers={"Retry-After": str(wait)})

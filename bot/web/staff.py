@@ -26,10 +26,19 @@ from aiohttp import web
 from ..corpus import load_corpus
 from ..domain import PROCEDURES, TOPICS
 from ..store import KINDS, STATUSES
-from .app import BOT, SETTINGS, STORE, json_error
-from .auth import COOKIE, SESSION_SECONDS, Signer, verify_password
+from .app import BOT, SETTINGS, STORE, client_address, json_error
+from .auth import (
+    COOKIE,
+    IDLE_SECONDS,
+    SESSION_SECONDS,
+    USERNAME,
+    LoginThrottle,
+    Signer,
+    verify_password,
+)
 
 SIGNER = web.AppKey("staff_signer", Signer)
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TEACH_LOCK = web.AppKey("staff_teach_lock", asyncio.Lock)
 LOGIN_COOKIE = "faqbot_staff_login"
 MAX_REPLY_CHARS = 4000
@@ -56,6 +65,7 @@ def setup_staff(app: web.Application) -> None:
     # Replicas that share FAQBOT_STAFF_SECRET accept each other's cookies;
     # without it each process signs with its own random secret.
     app[SIGNER] = Signer(secret.encode() if secret else None)
+    app[THROTTLE] = LoginThrottle()
     app[TEACH_LOCK] = asyncio.Lock()
     r = app.router
     r.add_get("/staff/login", login_form)
@@ -78,8 +88,11 @@ def setup_staff(app: web.Application) -> None:
 def _session(request: web.Request) -> tuple[str, str] | None:
     """(username, cookie value) for a valid session cookie, else None."""
     token = request.cookies.get(COOKIE)
-    username = request.app[SIGNER].verify(token)
-    if username is None or token is None:
+    if not token or len(token) > 128:
+        return None
+    username = request.app[STORE].staff_session_user(token, idle=IDLE_SECONDS,
+                                                     absolute=SESSION_SECONDS)
+    if username is None:
         return None
     return username, token
 
@@ -265,19 +278,31 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not nonce or not signer.check_csrf("login|" + nonce, _form_str(form, "csrf")):
         return _html(_forbidden(), status=403)
     username = _form_str(form, "username").strip()[:64]
-    password = _form_str(form, "password")
+    password = _form_str(form, "password")[:1024]
     store = request.app[STORE]
+    throttle = request.app[THROTTLE]
+    client = client_address(request)
+    wait = throttle.retry_after(username, client)
+    if wait:
+        # Refused before Argon2 runs, the right password included.
+        response = await login_form(request, "Too many failed sign-ins. Please wait and try "
+                                    "again.", status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     loop = asyncio.get_running_loop()
     stored = await loop.run_in_executor(None, store.password_hash, username) if username else None
     ok = await loop.run_in_executor(None, verify_password, stored, password)
     if not ok or not username:
-        if username:
+        throttle.failed(username, client)
+        if username and USERNAME.fullmatch(username):
+            # Bounded by the throttle: at most 50 rows per client per window.
             store.audit(username, "login-failed")
         return await login_form(request, "Wrong username or password.", status=401)
     store.audit(username, "login")
     next_path = _form_str(form, "next")
     response = _redirect(next_path if _NEXT_OK.match(next_path) else "/staff")
-    response.set_cookie(COOKIE, signer.issue(username), max_age=SESSION_SECONDS, path="/staff",
+    session_token = await loop.run_in_executor(None, store.start_staff_session, username)
+    response.set_cookie(COOKIE, session_token, max_age=SESSION_SECONDS, path="/staff",
                         httponly=True, samesite="Strict",
                         secure=request.app[SETTINGS].secure_cookies)
     response.del_cookie(LOGIN_COOKIE, path="/staff/login")
@@ -287,6 +312,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 @staff_page
 async def logout(request: web.Request, username: str, token: str) -> web.StreamResponse:
     request.app[STORE].audit(username, "logout")
+    request.app[STORE].end_staff_session(token)
     response = _redirect("/staff/login?notice=signed-out")
     response.del_cookie(COOKIE, path="/staff")
     return response
