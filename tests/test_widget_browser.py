@@ -8,6 +8,7 @@ is missing. Screenshots land in docs/screenshots/.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -258,8 +259,11 @@ def test_reduced_motion_is_honoured(server: LiveServer, browser: Any) -> None:
         context.close()
 
 
-def test_screenshots(server: LiveServer, browser: Any) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_screenshots(server: LiveServer, browser: Any, tmp_path: Path) -> None:
+    # `make test` must leave the checkout clean: the README's screenshots are
+    # refreshed only on request (FAQBOT_UPDATE_SCREENSHOTS=1).
+    shots_dir = SHOTS if os.environ.get("FAQBOT_UPDATE_SCREENSHOTS") else tmp_path
+    shots_dir.mkdir(parents=True, exist_ok=True)
     shots = [("widget-desktop.png", "/demo", {"width": 1280, "height": 800}),
              ("widget-phone.png", "/demo", {"width": 360, "height": 740}),
              ("chat-page.png", "/", {"width": 1280, "height": 800})]
@@ -275,7 +279,7 @@ def test_screenshots(server: LiveServer, browser: Any) -> None:
                 ask(page, "crushing chest pain right now")
             page.locator("#faqbot-input").blur()
             page.evaluate("() => window.scrollTo(0, 0)")
-            page.screenshot(path=str(SHOTS / name))
-            assert (SHOTS / name).stat().st_size > 10_000
+            page.screenshot(path=str(shots_dir / name))
+            assert (shots_dir / name).stat().st_size > 10_000
         finally:
             context.close()
