@@ -111,7 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("trust_forwarded", False, "Rate-limit by the last X-Forwarded-For address "
             "(turn on only behind your own proxy, which sets it).", _bool),
     Setting("replica_name", "", "Name sent in the X-Faqbot-Replica response header; "
-            "default: hostname:port."),
+            "empty: no such header."),
+    Setting("metrics_token", "", "Bearer token for /metrics; empty: loopback only."),
     Setting("max_sessions", 10000, "Most conversations kept in memory.", _positive_int),
     Setting("retention_days", 90, "Tickets older than this are purged.", _positive_int),
     Setting("secure_cookies", True, "Mark staff cookies Secure (turn off only for "

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 # Session ids the public API may not choose: the channels own them.
@@ -32,13 +33,22 @@ class SessionTokens:
         if session_secret:
             return cls(session_secret.encode())
         path = Path(data_dir) / "session_secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Created readable by this user only, before the secret is written.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Created readable by this user only, before the secret is written;
+            # O_EXCL: of replicas starting together, one writes, the rest read.
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(secrets.token_hex(32))
-        return cls(path.read_text(encoding="utf-8").strip().encode())
+        for _ in range(100):
+            secret = path.read_text(encoding="utf-8").strip()
+            if secret:
+                return cls(secret.encode())
+            time.sleep(0.02)  # another process is writing it
+        raise ValueError(f"{path} is empty; delete it or set session_secret")
 
     def issue(self, session_id: str) -> str:
         digest = hmac.new(self._secret, session_id.encode(), hashlib.sha256).digest()

@@ -146,21 +146,28 @@ async def test_webhook_signature(aiohttp_client, tmp_path) -> None:  # type: ign
     app, _ = make_app(tmp_path, webhook_secret="s3cret")
     client = await aiohttp_client(app)
     body = json.dumps({"sender": "u", "message": "hello"}).encode()
-    unsigned = await client.post("/webhooks/rest/webhook", data=body)
+    as_json = {"Content-Type": "application/json"}
+    unsigned = await client.post("/webhooks/rest/webhook", data=body, headers=as_json)
     assert unsigned.status == 401
     stamp = str(int(time.time()))
     good = hmac.new(b"s3cret", stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     bad = await client.post("/webhooks/rest/webhook", data=body, headers={
-        "X-Faqbot-Timestamp": stamp, "X-Faqbot-Signature": "sha256=" + "0" * 64})
+        **as_json, "X-Faqbot-Timestamp": stamp, "X-Faqbot-Signature": "sha256=" + "0" * 64})
     assert bad.status == 401
-    ok = await client.post("/webhooks/rest/webhook", data=body, headers={
-        "X-Faqbot-Timestamp": stamp, "X-Faqbot-Signature": "sha256=" + good})
+    signed = {**as_json, "X-Faqbot-Timestamp": stamp, "X-Faqbot-Signature": "sha256=" + good}
+    ok = await client.post("/webhooks/rest/webhook", data=body, headers=signed)
     assert ok.status == 200
+    # The same signed request again is a replay: refused, no second ticket.
+    replay = await client.post("/webhooks/rest/webhook", data=body, headers=signed)
+    assert replay.status == 409 and "error" in await replay.json()
     old = str(int(time.time()) - 3600)
     stale_sig = hmac.new(b"s3cret", old.encode() + b"." + body, hashlib.sha256).hexdigest()
     stale = await client.post("/webhooks/rest/webhook", data=body, headers={
-        "X-Faqbot-Timestamp": old, "X-Faqbot-Signature": "sha256=" + stale_sig})
+        **as_json, "X-Faqbot-Timestamp": old, "X-Faqbot-Signature": "sha256=" + stale_sig})
     assert stale.status == 401
+    odd = await client.post("/webhooks/rest/webhook", data=body, headers={
+        **as_json, "X-Faqbot-Timestamp": "\u00b2\u00b2", "X-Faqbot-Signature": "sha256=x"})
+    assert odd.status in (400, 401)
 
 
 async def test_cors_only_for_configured_origins(aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]

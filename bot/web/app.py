@@ -91,14 +91,23 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     if request.method == "OPTIONS" and _is_api(request):
         response: web.StreamResponse = web.Response(status=204 if allowed else 403)
     else:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            # Redirects and HTML errors get the same protective headers.
+            _protect(request, exc.headers)
+            raise
     if allowed and _is_api(request):
         response.headers["Access-Control-Allow-Origin"] = origin or ""
         response.headers["Vary"] = "Origin"
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, X-Session-Token"
         response.headers["Access-Control-Max-Age"] = "600"
-    headers = response.headers
+    _protect(request, response.headers)
+    return response
+
+
+def _protect(request: web.Request, headers: Any) -> None:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("Content-Security-Policy",
@@ -108,7 +117,6 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     if request.path != "/demo":
         headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    return response
 
 
 @web.middleware
@@ -142,14 +150,44 @@ def _is_api(request: web.Request) -> bool:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    # Content-Type is not enforced: some chat widgets post JSON as text/plain.
+    # JSON only: a cross-origin page can send text/plain or a form without
+    # asking the browser's permission (a "simple" request), never JSON.
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(reason="send Content-Type: application/json")
     return parse_json_object(await request.read())
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects, strings skipped, without parsing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a 400 saying what is wrong with it."""
     if not raw:
         raise web.HTTPBadRequest(reason="empty body; send a JSON object")
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise web.HTTPBadRequest(reason=f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -232,11 +270,14 @@ def check_signature(request: web.Request, body: bytes) -> None:
         return
     signature = request.headers.get("X-Faqbot-Signature", "").removeprefix("sha256=")
     stamp = request.headers.get("X-Faqbot-Timestamp", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12 or abs(
+            time.time() - int(stamp)) > 300:
         raise web.HTTPUnauthorized(reason="missing or stale X-Faqbot-Timestamp")
     expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(signature, expected):
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
         raise web.HTTPUnauthorized(reason="bad X-Faqbot-Signature")
+    if not request.app[NONCES].first_use(expected, int(stamp)):
+        raise web.HTTPConflict(reason="this signed request was already received")
 
 
 def owns_session(request: web.Request, session_id: str | None, presented: Any) -> bool:
@@ -358,6 +399,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    token = request.app[SETTINGS].metrics_token
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise web.HTTPUnauthorized(reason="metrics need the bearer token",
+                                       headers={"WWW-Authenticate": "Bearer"})
+    elif request.remote not in ("127.0.0.1", "::1"):
+        # No token set: scrapers on this machine only.
+        raise web.HTTPForbidden(reason="set metrics_token to scrape from elsewhere")
     registry = request.app[METRICS]["registry"]
     return web.Response(body=generate_latest(registry),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -445,16 +495,39 @@ async def _corpus_poller(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _replica_header(request: web.Request, response: web.StreamResponse) -> None:
-    """Every response, errors included, says which replica sent it."""
-    response.headers["X-Faqbot-Replica"] = request.app[REPLICA]
+class SeenSignatures:
+    """Signatures already accepted, kept for their five minutes of freshness,
+    so a captured signed request cannot be replayed."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def first_use(self, signature: str, stamp: int) -> bool:
+        now = int(time.time())
+        if len(self._seen) > 10_000:
+            self._seen = {s: t for s, t in self._seen.items() if now - t <= 300}
+        if signature in self._seen:
+            return False
+        self._seen[signature] = stamp
+        return True
+
+
+NONCES = web.AppKey("signature_nonces", SeenSignatures)
+
+
+async def _server_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No software version on any response; the replica only when asked for."""
+    response.headers["Server"] = "faqbot"
+    if request.app[SETTINGS].replica_name:
+        response.headers["X-Faqbot-Replica"] = request.app[REPLICA]
 
 
 def create_app(settings: Settings, bot: Bot, store: Store,
                limiter: RateLimiter | RedisRateLimiter | None = None) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[errors_middleware, security_middleware, metrics_middleware],
+        # Outermost first: protective headers go on every response, errors included.
+        middlewares=[security_middleware, errors_middleware, metrics_middleware],
     )
     app[SETTINGS] = settings
     app[BOT] = bot
@@ -463,7 +536,8 @@ def create_app(settings: Settings, bot: Bot, store: Store,
     app[TOKENS] = SessionTokens.from_settings(settings.session_secret, settings.data_dir)
     app[REPLICA] = settings.replica_name or f"{socket.gethostname()}:{settings.port}"
     app.cleanup_ctx.append(_corpus_poller)
-    app.on_response_prepare.append(_replica_header)
+    app.on_response_prepare.append(_server_headers)
+    app[NONCES] = SeenSignatures()
     app[METRICS] = _make_metrics()
     setup_notifier(app, settings.notify_url, store)
     setup_reply_log(app, store)

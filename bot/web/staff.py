@@ -42,7 +42,7 @@ THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TEACH_LOCK = web.AppKey("staff_teach_lock", asyncio.Lock)
 LOGIN_COOKIE = "faqbot_staff_login"
 MAX_REPLY_CHARS = 4000
-_NEXT_OK = re.compile(r"^/staff(/[A-Za-z0-9_\-/]*)?$")
+_NEXT_OK = re.compile(r"/staff(/[A-Za-z0-9_\-/]*)?\Z")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
