@@ -26,6 +26,11 @@ def _english() -> SpellChecker:
     return SpellChecker(distance=1)
 
 
+def english_frequency(word: str) -> int:
+    """How often the word occurs in pyspellchecker's English list (0 if never)."""
+    return int(_english().word_frequency[word])
+
+
 def is_english_word(word: str) -> bool:
     return _english().word_frequency[word] >= _ENGLISH_MIN_COUNT
 
