@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,10 +20,12 @@ from typing import Any
 
 import yaml
 from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .corpus import SYNONYMS_FILE, read_corpus
 from .domain import PROCEDURES
 from .normalise import normalise
+from .redact import redact
 
 
 def _corpus_dir(corpus_dir: str | Path) -> Path:
@@ -96,12 +99,51 @@ def _find_entry_file(corpus_dir: Path, entry_id: str) -> Path:
     raise ValueError(f"no entry '{entry_id}' in {corpus_dir}")
 
 
+MAX_QUESTION_CHARS = 300
+MAX_ANSWER_CHARS = 2000
+_MARKUP = re.compile(r"<[^>]*>|&[a-z]+;|&#\d+;", re.I)
+REDACTED = re.compile(r"\[(?:NAME|PHONE|EMAIL|ADDRESS|ID|DATE|SSN|POSTCODE|PLACE|URL|IP)\]")
+_LINK = re.compile(r"\b(?:https?:|javascript:|data:|vbscript:|www\.)|\]\(", re.I)
+
+
+def checked(text: str, what: str, limit: int) -> str:
+    """Staff text as it may go live: one line of plain words, no identifier.
+
+    Patients see it at once, so markup and links are refused (sources keep
+    their own URL field), and anything the redactor would change is refused:
+    a patient's name must not end up in the corpus, which no purge reaches.
+    """
+    text = " ".join(str(text).split()) if what != "answer" else str(text).strip()
+    if not normalise(text):
+        raise ValueError(f"the {what} is empty")
+    if len(text) > limit:
+        raise ValueError(f"the {what} is longer than {limit} characters")
+    if _MARKUP.search(text) or _LINK.search(text):
+        raise ValueError(f"the {what} may not contain markup or links")
+    if redact(text) != text:
+        raise ValueError(f"the {what} still holds an identifier ({redact(text)}); "
+                         "remove it first")
+    label = REDACTED.search(text)
+    if label:
+        raise ValueError(f"the {what} holds a redacted detail ({label.group(0)}); "
+                         "reword it without")
+    return text
+
+
+def _string(value: str) -> str:
+    """A scalar YAML would not read back as this same string ("yes", "1:30")
+    is written quoted."""
+    try:
+        same = yaml.safe_load(value) == value
+    except yaml.YAMLError:
+        same = False
+    return value if same else DoubleQuotedScalarString(value)
+
+
 def add_alternate(corpus_dir: str | Path, entry_id: str, phrasing: str) -> Path:
     """Add `phrasing` to the alternates of entry `entry_id`; returns the edited file."""
     directory = _corpus_dir(corpus_dir)
-    phrasing = " ".join(phrasing.split())
-    if not normalise(phrasing):
-        raise ValueError("the phrasing is empty")
+    phrasing = checked(phrasing, "phrasing", MAX_QUESTION_CHARS)
     file = _find_entry_file(directory, entry_id)
 
     def change(data: Any) -> Any:
@@ -114,7 +156,7 @@ def add_alternate(corpus_dir: str | Path, entry_id: str, phrasing: str) -> Path:
                 if normalise(phrasing) in known:
                     raise ValueError(f"'{phrasing}' is already a phrasing of '{entry_id}'")
                 had_alternates = "alternates" in entry
-                entry["alternates"] = [*alternates, phrasing]
+                entry["alternates"] = [*alternates, _string(phrasing)]
                 if not had_alternates:
                     _reorder(entry)
                 return data
@@ -180,11 +222,14 @@ def staff_draft(question: str, answer: str, topic: str, alternates: list[str],
         review_by = today + dt.timedelta(days=365)
     return {
         "topic": topic,
-        "question": question.strip(),
+        "question": _string(checked(question, "question", MAX_QUESTION_CHARS)),
         # The patient's own wording stays as an alternate even when the question
         # repeats it: the next patient is likely to type it the same way.
-        "alternates": [" ".join(a.split()) for a in alternates if normalise(a)],
-        "answer": answer.strip(),
+        # A patient's wording that held an identifier is left out, not taught.
+        "alternates": [_string(checked(a, "phrasing", MAX_QUESTION_CHARS))
+                       for a in alternates if normalise(a) and redact(a) == a
+                       and not REDACTED.search(a)],
+        "answer": _string(checked(answer, "answer", MAX_ANSWER_CHARS)),
         "owner": "Staff draft",
         "reviewed": today,
         "review_by": review_by,

@@ -86,3 +86,33 @@ def test_add_entry_and_rollback(corpus_dir):
     assert (corpus_dir / "general.yaml").read_bytes() == original
     with pytest.raises(ValueError, match="unknown procedure"):
         add_entry(corpus_dir, "knitting", entry)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("hi this is john smith, can i drive", "identifier"),
+    ("call me on 555-123-4567 about driving", "identifier"),
+    ("when can [NAME] drive", "redacted"),
+    ("<b>bold</b> question", "markup"),
+    ("see javascript:alert(1)", "markup or links"),
+    ("x" * 400, "longer than"),
+    ("   ", "empty"),
+])
+def test_teaching_refuses_what_must_not_go_live(tmp_path, text: str, problem: str) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    before = {f.name: f.read_text() for f in corpus.glob("*.yaml")}
+    with pytest.raises(ValueError, match=problem):
+        add_alternate(corpus, "angio-recovery-driving", text)
+    assert {f.name: f.read_text() for f in corpus.glob("*.yaml")} == before
+
+
+def test_taught_strings_stay_strings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    draft = staff_draft("yes", "1:30", "logistics", ["no", "hi this is john smith"])
+    add_entry(corpus, "general", {"id": "gen-staff-yes", **draft})
+    raw = yaml.safe_load((corpus / "general.yaml").read_text())
+    entry = raw["entries"][-1]
+    assert entry["question"] == "yes" and entry["answer"] == "1:30"
+    assert entry["alternates"] == ["no"]  # the patient's name never reaches the corpus
+    assert load_corpus(corpus).by_id["gen-staff-yes"].answer == "1:30"
