@@ -45,15 +45,19 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Bidirectional overrides and isolates: invisible, and able to reverse text
+# shown to staff ("\u202e" makes "exe.txt" read "txt.exe").
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def valid_text(text: str) -> str:
-    """Text that encodes as UTF-8: lone surrogates (half an emoji) become U+FFFD.
+    """Text that encodes as UTF-8 (lone surrogates, half an emoji, become
+    U+FFFD) and carries no bidi override.
 
     Applied at every edge, so one broken character can never make a database
-    write fail, or poison a session that stores it.
+    write fail, poison a session that stores it, or reorder the console.
     """
-    return _LONE_SURROGATE.sub("\ufffd", text)
+    return _BIDI_CONTROLS.sub("", _LONE_SURROGATE.sub("\ufffd", text))
 
 
 def normalise(text: str) -> str:

@@ -62,7 +62,7 @@ def test_blind_look_alikes_untouched(text: str) -> None:
     ("I'm Jos\u00e9 N\u00fa\u00f1ez", "I'm [NAME]"),
     ("my name is Mar\u00eda Jos\u00e9 Garc\u00eda-L\u00f3pez", "my name is [NAME]"),
     ("my wife cant speak", "my wife cant speak"),
-    ("Bell's palsy and Parkinson's, Dr. visit Tuesday", "Bell's palsy and Parkinson's, Dr. visit Tuesday"),
+    ("Bell's palsy and Parkinson's, Dr. visit", "Bell's palsy and Parkinson's, Dr. visit"),
     ("SSN 123 45 6789", "SSN [SSN]"),
     ("PO Box 1234", "[ADDRESS]"),
     ("my mrn is A1234", "my mrn is [ID]"),

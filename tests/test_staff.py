@@ -426,3 +426,13 @@ async def test_api_accepts_the_session_cookie(client):
     await login(client)
     response = await client.get("/staff/api/tickets")
     assert response.status == 200
+
+
+async def test_patient_text_is_isolated_and_wraps(client, store):
+    reply = await ask(client, "what is the \u202eweather" + "x" * 900, "s-bidi")
+    await login(client)
+    page = await client.get(f"/staff/tickets/{reply['ticket_id']}")
+    text = await page.text()
+    assert "\u202e" not in text and "<bdi>" in text
+    css = await (await client.get("/static/staff.css")).text()
+    assert "overflow-wrap: anywhere" in css

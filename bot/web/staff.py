@@ -236,6 +236,15 @@ def _hidden_csrf(csrf: str) -> str:
     return f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
 
 
+def _patient_text(text: str) -> str:
+    """A patient's words, escaped and isolated: bidi control characters
+    cannot reorder the page around them."""
+    return f"<bdi>{escape(_BIDI_CONTROLS.sub('', text))}</bdi>"
+
+
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
 def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -356,7 +365,7 @@ async def queue_page(request: web.Request, username: str, token: str) -> web.Str
             f'<td><a href="/staff/tickets/{quote(t["id"])}">{escape(t["id"])}</a></td>'
             f"<td>{_status(t['status'])}</td><td>{_when(t['created_at'])}</td>"
             f"<td>{escape(t['procedure'] or '')}</td>"
-            f"<td class=\"msg\">{escape(_short(t['message']))}</td></tr>")
+            f"<td class=\"msg\">{_patient_text(_short(t['message']))}</td></tr>")
     described = ", ".join(x for x in (status or "any status", kind or "any kind",
                                       f'matching "{search}"' if search else "") if x)
     if body_rows:
@@ -415,7 +424,7 @@ def _render_ticket(request: web.Request, ticket: dict[str, Any], username: str, 
             if turn.get("faq_id"):
                 tag += f" · {escape(turn['faq_id'])}"
             items.append(f'<li><p class="patient"><span class="who">Patient</span> '
-                         f"{escape(turn.get('user') or '')}</p>"
+                         f"{_patient_text(turn.get('user') or '')}</p>"
                          f'<p class="bot"><span class="who">Bot ({tag})</span> '
                          f"{escape(turn.get('bot') or '')}</p></li>")
         transcript = f'<ol class="transcript">{"".join(items)}</ol>'
@@ -470,7 +479,7 @@ def _render_ticket(request: web.Request, ticket: dict[str, Any], username: str, 
         "<h2>Patient's message</h2>"
         '<p class="hint">Names, phone numbers, dates of birth and similar details were '
         "removed before the message was stored.</p>"
-        f'<blockquote class="message">{escape(ticket["message"])}</blockquote>'
+        f'<blockquote class="message">{_patient_text(ticket["message"])}</blockquote>'
         f"<h2>Conversation before the ticket</h2>{transcript}"
         f"<h2>What the bot considered</h2>{candidates}"
         f"<h2>Reply</h2>{staff_reply}{reply_form}"
