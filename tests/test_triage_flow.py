@@ -141,3 +141,29 @@ async def test_an_over_long_emergency_still_gets_the_emergency_reply(  # type: i
     long_calm = await client.post("/api/v1/messages", json={"text": padding})
     assert long_calm.status == 413 or 400 <= long_calm.status < 500
     assert "error" in json.loads(await long_calm.text())
+
+
+async def test_a_redis_outage_lets_messages_through(aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.web.ratelimit import RedisRateLimiter
+
+    settings = load_settings(environ={}).replace(db=f"sqlite:///{tmp_path / 'r.db'}",
+                                                 rate_limit=5)
+    store = Store(settings.db_url)
+    down = RedisRateLimiter(5, "redis://127.0.0.1:1/0")  # nothing listens there
+    app = create_app(settings, build_bot(settings, tickets=store,
+                                         sessions=BrokenSessions()), store, down)  # type: ignore[arg-type]
+    client = await aiohttp_client(app)
+    calm = await client.post("/api/v1/messages", json={"text": "what is a kyphoplasty"})
+    assert calm.status == 200
+    red = await client.post("/api/v1/messages", json={"text": "i cant breathe"})
+    assert red.status == 200 and (await red.json())["type"] == "emergency"
+
+
+def test_the_memory_limiter_evicts_the_oldest_client() -> None:
+    from bot.web.ratelimit import RateLimiter
+
+    limiter = RateLimiter(1, clock=lambda: 0.0, max_clients=3)
+    for client in ("a", "b", "c", "d"):
+        assert limiter.hit(client) == 0
+    assert limiter.hit("d") > 0  # still counted
+    assert limiter.hit("a") == 0  # evicted, so counted afresh

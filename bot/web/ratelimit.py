@@ -6,10 +6,14 @@ that every replica behind the load balancer shares one budget per client.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
+
+log = logging.getLogger("faqbot.ratelimit")
 
 
 class Limiter(Protocol):
@@ -24,7 +28,9 @@ class RateLimiter:
         self.per_minute = per_minute
         self._clock = clock
         self._max_clients = max_clients
-        self._windows: dict[str, tuple[float, int]] = {}
+        # Oldest window first, so the limit evicts in constant time instead of
+        # scanning every client.
+        self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
     def hit(self, client: str) -> int:
         """Count one request; return 0 if allowed, else seconds to wait."""
@@ -36,9 +42,10 @@ class RateLimiter:
             start, count = now, 0
         if count >= self.per_minute:
             return max(1, math.ceil(60 - (now - start)))
-        if len(self._windows) >= self._max_clients:
-            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < 60}
         self._windows[client] = (start, count + 1)
+        self._windows.move_to_end(client)
+        while len(self._windows) > self._max_clients:
+            self._windows.popitem(last=False)
         return 0
 
 
@@ -58,11 +65,17 @@ class RedisRateLimiter:
         if self.per_minute <= 0:
             return 0
         key = self.prefix + client
-        pipe = self.redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 60, nx=True)  # the first hit of a window starts its clock
-        pipe.ttl(key)
-        count, _, ttl = pipe.execute()
+        try:
+            pipe = self.redis.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, 60, nx=True)  # the first hit of a window starts its clock
+            pipe.ttl(key)
+            count, _, ttl = pipe.execute()
+        except Exception:
+            # Redis down: let the message through (logged) rather than answer
+            # every patient with an error.
+            log.exception("rate limiter unavailable; allowing the request")
+            return 0
         if ttl is None or ttl < 0:  # a key left without expiry must not block forever
             self.redis.expire(key, 60)
             ttl = 60
