@@ -6,11 +6,13 @@ from pathlib import Path
 
 from .config import Settings
 from .corpus import load_corpus
-from .engine import Bot, BotSettings, TicketSink
+from .engine import Bot, BotSettings, SpanishIntents, TicketSink
 from .intents import IntentMatcher, Intents
+from .language import warm as warm_language_detector
 from .policy import Thresholds
 from .ranker import RankerModel, TopicCues
 from .sessions import MemorySessionStore, SessionStore
+from .spanish import load_twins
 from .triage import Triage
 
 
@@ -36,8 +38,17 @@ def build_bot(
     ranker: RankerModel | None = None,
 ) -> Bot:
     intents_dir = Path(settings.intents)
+    corpus = load_corpus(settings.corpus)
+    spanish = None
+    if (intents_dir / "red_flags_es.yaml").exists():
+        # Spanish safety and intents always; Spanish answers where twins exist.
+        twins = load_twins(settings.corpus, corpus) if Path(settings.corpus).is_dir() else None
+        spanish = (Triage.from_file(intents_dir / "red_flags_es.yaml"),
+                   SpanishIntents.from_file(intents_dir / "spanish.yaml"),
+                   twins if twins and twins.entries else None)
+        warm_language_detector()
     return Bot(
-        load_corpus(settings.corpus),
+        corpus,
         Triage.from_file(intents_dir / "red_flags.yaml"),
         IntentMatcher(Intents.from_dir(intents_dir)),
         settings=bot_settings(settings),
@@ -46,4 +57,5 @@ def build_bot(
         index_cache=Path(settings.data_dir) / "index" if settings.index_cache else None,
         topic_cues=TopicCues.from_file(intents_dir / "topic_cues.yaml"),
         ranker=ranker,
+        spanish=spanish,
     )

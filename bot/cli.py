@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write the corpus as interchange JSONL to stdout")
     _add_corpus(export)
+    export.add_argument("--language", choices=("en", "es"), default="en",
+                        help="es: the Spanish twins, each with the id of its English entry")
 
     imp = sub.add_parser("import", help="import a QnA-Maker-style TSV/CSV as new YAML entries")
     imp.add_argument("file", help="TSV or CSV with Question, Answer, Source, Metadata columns")

@@ -82,19 +82,38 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from .spanish import check_twins, load_twins
+
     settings = _settings(args)
     corpus = read_corpus(settings.corpus)
-    errors = [p for p in corpus.problems if p.severity == "error"]
-    warnings = [p for p in corpus.problems if p.severity == "warning"]
-    for problem in corpus.problems:
+    problems = list(corpus.problems)
+    twins = load_twins(settings.corpus, corpus) if Path(settings.corpus).is_dir() else None
+    if twins is not None:
+        problems += check_twins(corpus, twins)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    for problem in problems:
         print(problem, file=sys.stderr if problem.severity == "error" else sys.stdout)
-    print(f"{len(corpus.entries)} entries, {len(errors)} error(s), {len(warnings)} warning(s); "
-          f"corpus version {corpus.version}")
+    spanish = f", {len(twins.entries)} Spanish twins" if twins is not None else ""
+    print(f"{len(corpus.entries)} entries{spanish}, {len(errors)} error(s), "
+          f"{len(warnings)} warning(s); corpus version {corpus.version}")
     return 1 if errors else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    corpus = load_corpus(_settings(args).corpus)
+    from .spanish import load_twins
+
+    settings = _settings(args)
+    corpus = load_corpus(settings.corpus)
+    if args.language == "es":
+        twins = load_twins(settings.corpus, corpus) if Path(settings.corpus).is_dir() else None
+        if twins is None:
+            raise ValueError("this corpus has no Spanish twins (corpus/es/)")
+        for entry in twins.entries:
+            # Each twin names its English entry: the ids are shared.
+            print(json.dumps({**entry_to_json(entry), "language": "es", "english_id": entry.id},
+                             ensure_ascii=False))
+        return 0
     for entry in corpus.entries:
         print(json.dumps(entry_to_json(entry), ensure_ascii=False))
     return 0

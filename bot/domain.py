@@ -139,3 +139,4 @@ class SessionState:
     red_flag_ticket: str | None = None
     # The question as last understood ("and for a biopsy?" means the one before).
     last_query: str | None = None
+    language: str = "en"

@@ -8,6 +8,7 @@ it. Identifiers are redacted before any turn is kept or any ticket written.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -15,14 +16,17 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import yaml
 
 from .analysis import Analyzer
 from .corpus import Corpus
 from .domain import FaqEntry, Match, Reply, SessionState, Suggestion, Turn
 from .index_cache import load_or_build
 from .intents import IntentMatcher
-from .normalise import valid_text
+from .language import detect
+from .normalise import normalise, valid_text
 from .outbox import ResilientSessions, ResilientTickets
+from .patterns import compile_pattern
 from .policy import Decision, Thresholds, decide_calibrated, rerank
 from .ranker import CANDIDATES, Context, Featurizer, OperatingPoint, RankerModel, TopicCues
 from .redact import redact
@@ -30,13 +34,52 @@ from .retriever import Retriever
 from .session_tokens import new_session_id
 from .sessions import MemorySessionStore, SessionStore
 from .spelling import is_english_word
-from .triage import RedFlag, Triage
+from .texts import REPLY_HOURS_ES, SPANISH
+from .triage import SEVERITY, RedFlag, Triage
 
 DISCLAIMER = (
     "I'm an automated assistant. I give general information, not medical advice or a "
     "diagnosis, and messages here are not watched in real time. Always follow your own care "
     "team's instructions. In an emergency, call {emergency_number}."
 )
+
+
+@dataclass(frozen=True)
+class Index:
+    """One language's corpus with everything built from it, swapped in whole."""
+
+    corpus: Corpus
+    analyzer: Analyzer
+    retriever: Retriever
+    featurizer: Featurizer
+
+    @property
+    def entries(self) -> dict[str, FaqEntry]:
+        return self.corpus.by_id
+
+
+@dataclass(frozen=True)
+class SpanishIntents:
+    handoff: tuple[re.Pattern[str], ...]
+    smalltalk: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_file(cls, path: Path) -> SpanishIntents:
+        with path.open(encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        return cls(tuple(compile_pattern(p) for p in data.get("handoff", [])),
+                   {k: tuple(normalise(w) for w in v)
+                    for k, v in (data.get("smalltalk") or {}).items()})
+
+    def match(self, text: str) -> str | None:
+        words = normalise(text)
+        if any(p.search(words) for p in self.handoff):
+            return "handoff"
+        if len(words.split()) <= 4:
+            for name, phrases in self.smalltalk.items():
+                if any(f" {p} " in f" {words} " for p in phrases):
+                    return name
+        return None
 
 
 class TicketSink(Protocol):
@@ -99,6 +142,7 @@ class Bot:
         index_cache: Path | None = None,
         topic_cues: TopicCues | None = None,
         ranker: RankerModel | None = None,
+        spanish: tuple[Triage, SpanishIntents, Corpus | None] | None = None,
     ) -> None:
         self.settings = settings or BotSettings()
         self.index_cache = index_cache
@@ -112,7 +156,11 @@ class Bot:
         self._clock = clock
         self.topic_cues = topic_cues or TopicCues({})
         self.ranker = ranker or RankerModel.load(corpus_hash=corpus.version)
-        self.load_corpus(corpus)
+        self.triage_es: Triage | None = spanish[0] if spanish else None
+        self.intents_es: SpanishIntents | None = spanish[1] if spanish else None
+        spanish_corpus = spanish[2] if spanish else None
+        self._index_es: Index | None = None
+        self.load_corpus(corpus, spanish_corpus)
 
     @property
     def operating_point(self) -> OperatingPoint:
@@ -121,48 +169,76 @@ class Bot:
         return replace(point, answer=chosen.answer or point.answer,
                        risky_answer=chosen.risky_answer or point.risky_answer)
 
-    def load_corpus(self, corpus: Corpus) -> None:
+    def load_corpus(self, corpus: Corpus, spanish: Corpus | None = None) -> None:
         """Build (or load) a new index and swap it in whole, so a reply never sees
-        half of one."""
+        half of one. The Spanish twins, when given, get an index of their own."""
         analyzer, retriever = load_or_build(corpus, self.index_cache)
-        self.featurizer = Featurizer(corpus.entries, retriever, self.topic_cues)
-        self._index = (corpus, corpus.by_id, analyzer, retriever, corpus.version)
+        self._index = Index(corpus, analyzer, retriever,
+                            Featurizer(corpus.entries, retriever, self.topic_cues))
+        if spanish is not None:
+            analyzer_es, retriever_es = load_or_build(spanish, self.index_cache)
+            self._index_es = Index(spanish, analyzer_es, retriever_es,
+                                   Featurizer(spanish.entries, retriever_es, TopicCues({})))
 
     @property
     def corpus(self) -> Corpus:
-        return self._index[0]
+        return self._index.corpus
+
+    @property
+    def corpus_es(self) -> Corpus | None:
+        return self._index_es.corpus if self._index_es else None
 
     @property
     def analyzer(self) -> Analyzer:
-        return self._index[2]
+        return self._index.analyzer
 
     @property
     def retriever(self) -> Retriever:
-        return self._index[3]
+        return self._index.retriever
+
+    @property
+    def featurizer(self) -> Featurizer:
+        return self._index.featurizer
+
+    def check_red_flags(self, text: str) -> RedFlag | None:
+        """Both languages' red flags, the most severe first: a Spanish speaker
+        may write "chest pain", an English one "me duele el pecho"."""
+        found = [f for f in (self.triage.check(text),
+                             self.triage_es.check(text) if self.triage_es else None) if f]
+        return max(found, key=lambda f: SEVERITY[f.tier]) if found else None
 
     # ------------------------------------------------------------------ reply
 
     def reply(self, text: str, session_id: str | None = None) -> Reply:
         text = valid_text(text)
         # Red flags first, before storage is touched: nothing may delay them.
-        red_flag = self.triage.check(text)
+        red_flag = self.check_red_flags(text)
         session_id = session_id or new_session_id()
-        corpus, entries, analyzer, retriever, version = self._index
+        index = self._index
+        entries, analyzer = index.entries, index.analyzer
         state = self._memory.load(session_id)
         redacted = redact(text)
+        language = "en"
+        if self.triage_es is not None:
+            language = detect(text, state.language if state.turns else None)
+        state.language = language
         disclaimer = None
         if not state.disclaimer_shown:
-            disclaimer = DISCLAIMER.format(emergency_number=self.settings.emergency_number)
+            template = SPANISH["disclaimer"] if language == "es" else DISCLAIMER
+            disclaimer = template.format(emergency_number=self.settings.emergency_number)
             state.disclaimer_shown = True
-        # Every reply of this turn carries the session, the corpus version and,
-        # on the first turn only, the disclaimer.
-        base = partial(Reply, session_id=session_id, corpus_version=version,
-                       disclaimer=disclaimer)
+        # Every reply of this turn carries the session, the corpus version, the
+        # language and, on the first turn only, the disclaimer.
+        base = partial(Reply, session_id=session_id, corpus_version=index.corpus.version,
+                       disclaimer=disclaimer, language=language)
 
         if red_flag:
-            reply = self._red_flag(red_flag, state, redacted, base)
+            reply = self._red_flag(red_flag, state, redacted, base, language)
             return self._finish(state, redacted, reply)
         state.red_flag_ticket = None  # the episode is over
+        if language == "es":
+            return self._finish(state, redacted, self._reply_spanish(text, state, redacted,
+                                                                     base))
 
         prepared = analyzer.prepare(text)
         named = analyzer.procedures_named(prepared)
@@ -204,9 +280,10 @@ class Bot:
         return self._finish(state, redacted, reply)
 
     def _in_context(self, text: str, prepared: str, named: list[str],
-                    state: SessionState) -> tuple[str, Context]:
+                    state: SessionState, index: Index | None = None) -> tuple[str, Context]:
         """The question as the conversation means it, and what it says of the procedure."""
-        analyzer, retriever = self.analyzer, self.retriever
+        index = index or self._index
+        analyzer, retriever = index.analyzer, index.retriever
         if named and state.last_query and _asks_again_for(prepared, retriever.content_words(
                 prepared)) and named[0] != state.procedure:
             # "and for a kyphoplasty?": the earlier question, about the newly
@@ -230,10 +307,12 @@ class Bot:
         context = Context(named=tuple(named)) if named else Context(remembered=procedure)
         return self.candidates(text, context)
 
-    def shortlist(self, prepared: str, context: Context) -> tuple[np.ndarray, list[Match]]:
+    def shortlist(self, prepared: str, context: Context,
+                  index: Index | None = None) -> tuple[np.ndarray, list[Match]]:
         """Feature rows and the candidates they describe: TF-IDF's best, lifted
         for the procedure in context, with BM25's best three added."""
-        corpus, entries, analyzer, retriever, _ = self._index
+        index = index or self._index
+        entries, retriever = index.entries, index.retriever
         procedure = context.named[0] if context.named else context.remembered
         # A wide net, so the procedure under discussion can lift its own entries.
         raw = retriever.search_prepared(prepared, k=50)
@@ -249,11 +328,13 @@ class Bot:
             boosted = boosted[:CANDIDATES - len(extra)] + extra
         if not boosted:
             return np.zeros((0, 0)), []
-        rows = self.featurizer.features(prepared, boosted, raw_scores, context, bm25)
+        rows = index.featurizer.features(prepared, boosted, raw_scores, context, bm25)
         return rows, boosted
 
-    def candidates(self, text: str, context: Context) -> list[Match]:
-        rows, boosted = self.shortlist(self.analyzer.prepare(text), context)
+    def candidates(self, text: str, context: Context, index: Index | None = None
+                   ) -> list[Match]:
+        index = index or self._index
+        rows, boosted = self.shortlist(index.analyzer.prepare(text), context, index)
         if not boosted:
             return []
         probabilities = self.ranker.probabilities(rows)
@@ -305,10 +386,13 @@ class Bot:
                      ticket_id=ticket, reason=decision.reason)
 
     def _red_flag(
-        self, flag: RedFlag, state: SessionState, redacted: str, base: Callable[..., Reply]
+        self, flag: RedFlag, state: SessionState, redacted: str, base: Callable[..., Reply],
+        language: str = "en",
     ) -> Reply:
         number = self.settings.emergency_number
-        if flag.tier == "urgent":
+        if language == "es":
+            text = self._red_flag_spanish(flag)
+        elif flag.tier == "urgent":
             on_call = (f" Out of hours, call the on-call team at {self.settings.on_call_number}."
                        if self.settings.on_call_number else
                        " Out of hours, use the after-hours number on your discharge papers.")
@@ -327,6 +411,8 @@ class Bot:
                 text += (" You can also call or text 988, the Suicide and Crisis Lifeline, any "
                          "time. You are not alone, and help is there right now.")
         kind = "urgent" if flag.tier == "urgent" else "emergency"
+        if language != "en":
+            redacted = f"[{language}] {redacted}"
         if state.red_flag_ticket:
             # The same episode: one ticket, with a count, not a new one per message.
             self.outbox.note_repeat(state.red_flag_ticket, redacted)
@@ -337,6 +423,81 @@ class Bot:
             state.red_flag_ticket = ticket
         return base(type=flag.reply_type, text=text, confidence=1.0, ticket_id=ticket,
                     reason=flag.category)
+
+    def _red_flag_spanish(self, flag: RedFlag) -> str:
+        number = self.settings.emergency_number
+        reasons = {c.name: c.reason for c in self.triage_es.categories} if self.triage_es else {}
+        reason = reasons.get(flag.category, flag.reason)
+        if flag.tier == "urgent":
+            on_call = (SPANISH["on_call"].format(number=self.settings.on_call_number)
+                       if self.settings.on_call_number else SPANISH["on_call_unknown"])
+            return SPANISH["urgent"].format(reason=reason, on_call=on_call,
+                                            emergency_number=number)
+        text = SPANISH["emergency"].format(reason=reason, emergency_number=number)
+        if flag.category == "bleeding":
+            text += SPANISH["bleeding"]
+        if flag.self_harm:
+            text += SPANISH["crisis"]
+        return text
+
+    def _reply_spanish(self, text: str, state: SessionState, redacted: str,
+                       base: Callable[..., Reply]) -> Reply:
+        """A Spanish message: Spanish intents, then the Spanish twins; never an
+        English answer. The ticket records the language, so staff can reply in it."""
+        number = self.settings.emergency_number
+        tagged = f"[es] {redacted}"
+        intent = self.intents_es.match(text) if self.intents_es else None
+        if intent == "handoff":
+            ticket = self._ticket("handoff", state, tagged, (), [])
+            key = "handoff_in_hours" if self.in_office_hours() else "handoff_after_hours"
+            on_call = f" ({self.settings.on_call_number})" if self.settings.on_call_number else ""
+            reply_text = SPANISH[key].format(ticket_id=ticket, reply_hours=REPLY_HOURS_ES,
+                                             on_call=on_call, emergency_number=number)
+            return base(type="handoff", text=reply_text, ticket_id=ticket,
+                        reason="asked for a person")
+        if intent:
+            return base(type="smalltalk", text=SPANISH[intent], reason=intent)
+        index = self._index_es
+        if index is None:
+            ticket = self._ticket("fallback", state, tagged, (), [])
+            return base(type="fallback", text=SPANISH["no_twin"].format(emergency_number=number),
+                        ticket_id=ticket, reason="no Spanish content")
+        prepared = index.analyzer.prepare(text)
+        named = index.analyzer.procedures_named(prepared)
+        query, context = self._in_context(text, prepared, named, state, index)
+        state.last_query = redact(query)
+        candidates = self.candidates(query, context, index)
+        decision = decide_calibrated(candidates, index.entries, self.operating_point,
+                                     self.settings.thresholds,
+                                     procedure_known=bool(context.named or context.remembered))
+        entries = index.entries
+        if decision.type == "answer" and decision.match:
+            entry = entries[decision.match.faq_id]
+            related = [m.faq_id for m in decision.suggestions]
+            related += [f for f in entry.follow_ups if f in entries and f not in related]
+            if entry.procedure and entry.procedure != "general":
+                state.procedure = entry.procedure
+            return base(type="answer", text=entry.answer, faq_id=entry.id,
+                        procedure=entry.procedure, topic=entry.topic,
+                        confidence=decision.match.score,
+                        suggestions=tuple(Suggestion(f, entries[f].question)
+                                          for f in related[:3]),
+                        sources=entry.sources, reason=decision.reason)
+        if named:
+            state.procedure = named[0]
+        suggestions = tuple(Suggestion(m.faq_id, entries[m.faq_id].question)
+                            for m in decision.suggestions)
+        confidence = decision.match.score if decision.match else 0.0
+        if decision.type == "clarify":
+            key = "which_procedure" if decision.reason == "which procedure" else "clarify"
+            return base(type="clarify", text=SPANISH[key], confidence=confidence,
+                        suggestions=suggestions, reason=decision.reason)
+        ticket = self._ticket("fallback", state, tagged, candidates[:5], named)
+        reply_text = SPANISH["fallback"].format(emergency_number=number)
+        if suggestions:
+            reply_text += SPANISH["fallback_suggestions"]
+        return base(type="fallback", text=reply_text, confidence=confidence,
+                    suggestions=suggestions, ticket_id=ticket, reason=decision.reason)
 
     def _handoff(
         self, state: SessionState, redacted: str, base: Callable[..., Reply], named: list[str]

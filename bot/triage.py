@@ -34,7 +34,7 @@ from .spelling import Speller
 
 TIERS = ("crisis", "emergency", "urgent")
 # Which tier wins when one message raises several: the ambulance first.
-_SEVERITY = {"crisis": 3, "emergency": 2, "urgent": 1}
+SEVERITY = {"crisis": 3, "emergency": 2, "urgent": 1}
 
 _SENTENCE_BREAK = re.compile(r"[.;!?\n]+(?:\s|$)|[;!?\n]+")
 _CLAUSE_BREAK = re.compile(
@@ -53,6 +53,35 @@ _NEGATION_WINDOW = 6
 # "chest pain none since": a denial right after the sign.
 _NEGATION_AFTER = {"none", "nil", "gone", "free"}
 _MERGE_SHORTER_THAN = 3
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """The words that split clauses and deny a sign, per language.
+
+    English by default; a rule file may give its own under `grammar:`.
+    """
+
+    clause_break: re.Pattern[str] = _CLAUSE_BREAK
+    negation: frozenset[str] = frozenset(_NEGATION)
+    scope_end: frozenset[str] = frozenset(_SCOPE_END)
+    not_negation: re.Pattern[str] = _NOT_NEGATION
+    negation_after: frozenset[str] = frozenset(_NEGATION_AFTER)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any] | None) -> Grammar:
+        if not data:
+            return cls()
+        words = data.get("clause_break_words") or []
+        return cls(
+            clause_break=re.compile(r"[,:()]+|\s-\s|\b(?:" + "|".join(map(re.escape, words))
+                                    + r")\b", re.I) if words else _CLAUSE_BREAK,
+            negation=frozenset(data.get("negation") or _NEGATION),
+            scope_end=frozenset([",", *(data.get("scope_end") or _SCOPE_END)]),
+            not_negation=re.compile(r"\b(?:" + "|".join(data["not_negation"]) + r")\b")
+            if data.get("not_negation") else _NOT_NEGATION,
+            negation_after=frozenset(data.get("negation_after") or _NEGATION_AFTER),
+        )
 
 
 @dataclass(frozen=True)
@@ -98,14 +127,19 @@ class RedFlag:
 
 
 class Triage:
-    def __init__(self, categories: list[Category], scope: Scope) -> None:
+    def __init__(self, categories: list[Category], scope: Scope,
+                 grammar: Grammar | None = None, *, yield_to_english: bool = True) -> None:
         if not categories:
             raise ValueError("triage needs at least one red-flag category")
-        self.categories = sorted(categories, key=lambda c: -_SEVERITY[c.tier])
+        self.categories = sorted(categories, key=lambda c: -SEVERITY[c.tier])
         self.scope = scope
-        self.speller = Speller(pattern_words(
-            p for category in categories for p in (*category.patterns, *category.unless)),
-            yield_to_english=True)
+        self.grammar = grammar or Grammar()
+        # The scope words are known words too: "hace 3 anos" must not be
+        # "corrected" into a symptom's words.
+        scope_patterns = [getattr(scope, name) for name in Scope.__dataclass_fields__]
+        self.speller = Speller(pattern_words([
+            *(p for category in categories for p in (*category.patterns, *category.unless)),
+            *scope_patterns]), yield_to_english=yield_to_english)
         self._cues = _CueIndex(self.categories)
 
     @classmethod
@@ -148,7 +182,9 @@ class Triage:
                 sources=tuple(str(s) for s in spec["sources"]),
                 always_in_scope=bool(spec.get("always_in_scope", tier == "crisis")),
             ))
-        return cls(categories, scope)
+        grammar = Grammar.from_mapping(data.get("grammar"))
+        return cls(categories, scope, grammar,
+                   yield_to_english=str(data.get("language", "en")) == "en")
 
     def clauses(self, text: str) -> list[str]:
         """Normalised, typo-corrected clauses of the message."""
@@ -165,11 +201,12 @@ class Triage:
         for raw in _SENTENCE_BREAK.split(text):
             clauses: list[str] = []
             carry: list[str] = []
-            for part in _CLAUSE_BREAK.split(raw):
+            for part in self.grammar.clause_break.split(raw):
                 words = carry + self.speller.correct(tokens(normalise(part)))
                 if not words:
                     continue
-                if len(words) < _MERGE_SHORTER_THAN and not _NEGATION.intersection(words):
+                if len(words) < _MERGE_SHORTER_THAN and not self.grammar.negation.intersection(
+                        words):
                     carry = words
                     continue
                 carry = []
@@ -264,15 +301,15 @@ class Triage:
             return 0
         return limit
 
-    @staticmethod
-    def _matches(patterns: list[re.Pattern[str]], clause: str, limit: int,
+    def _matches(self, patterns: list[re.Pattern[str]], clause: str, limit: int,
                  window: int = _NEGATION_WINDOW) -> bool:
+        grammar = self.grammar
         for pattern in patterns:
             for match in pattern.finditer(clause):
                 if match.start() >= limit:
                     break
-                if not _negated(clause, match.start(), match.end(), window) and not _negated_inside(
-                        match.group(0), pattern.pattern):
+                if not _negated(clause, match.start(), match.end(), window, grammar) and \
+                        not _negated_inside(match.group(0), pattern.pattern, grammar):
                     return True
         return False
 
@@ -444,24 +481,24 @@ def _any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
 
 
-def _negated_inside(matched: str, pattern: str) -> bool:
+def _negated_inside(matched: str, pattern: str, grammar: Grammar) -> bool:
     """A negation that a gap let into the match: "chest does not hurt".
 
     Patterns that spell a negation themselves ("will not stop") keep it.
     """
-    cleaned = _NOT_NEGATION.sub(" ", matched)
-    return any(word in _NEGATION and not re.search(rf"\b{word}\b", pattern)
+    cleaned = grammar.not_negation.sub(" ", matched)
+    return any(word in grammar.negation and not re.search(rf"\b{word}\b", pattern)
                for word in cleaned.split())
 
 
-def _negated(clause: str, start: int, end: int, window: int = _NEGATION_WINDOW) -> bool:
+def _negated(clause: str, start: int, end: int, window: int, grammar: Grammar) -> bool:
     after = clause[end:].split()[:2]
-    if any(word in _NEGATION_AFTER for word in after):
+    if any(word in grammar.negation_after for word in after):
         return True
-    before = _NOT_NEGATION.sub(" ", clause[:start]).split()
+    before = grammar.not_negation.sub(" ", clause[:start]).split()
     for word in reversed(before[-window:]):
-        if word in _SCOPE_END:
+        if word in grammar.scope_end:
             return False
-        if word in _NEGATION:
+        if word in grammar.negation:
             return True
     return False
