@@ -56,10 +56,13 @@ class Speller:
     """Corrects out-of-vocabulary words against `vocabulary` (word -> count)."""
 
     def __init__(self, vocabulary: Counter[str] | Iterable[str], *,
-                 yield_to_english: bool = False) -> None:
+                 yield_to_english: bool = False, max_distance: int = 3) -> None:
         # With a small vocabulary (the red-flag words) a typo of an everyday
         # word must not be bent into a symptom: "kindey" is "kidney", not "winded".
         self.yield_to_english = yield_to_english
+        # Without a dictionary to yield to (Spanish), only one-letter slips
+        # are corrected: "asusta" must not become "apesta".
+        self.max_distance = max_distance
         self.vocabulary: Counter[str] = (
             vocabulary if isinstance(vocabulary, Counter) else Counter(vocabulary)
         )
@@ -79,7 +82,7 @@ class Speller:
         return result
 
     def _correct(self, word: str) -> str:
-        limit = max_edits(word)
+        limit = min(max_edits(word), self.max_distance)
         if (
             limit == 0
             or word in self.vocabulary

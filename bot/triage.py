@@ -139,7 +139,8 @@ class Triage:
         scope_patterns = [getattr(scope, name) for name in Scope.__dataclass_fields__]
         self.speller = Speller(pattern_words([
             *(p for category in categories for p in (*category.patterns, *category.unless)),
-            *scope_patterns]), yield_to_english=yield_to_english)
+            *scope_patterns]), yield_to_english=yield_to_english,
+            max_distance=3 if yield_to_english else 1)
         self._cues = _CueIndex(self.categories)
 
     @classmethod
