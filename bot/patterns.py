@@ -12,8 +12,6 @@ from collections.abc import Iterable
 
 _GAP = r"(?: \S+){0,3} "
 _ANY_GAP = r"(?: \S+)* "
-# Regex syntax leaves letters behind ("\w", "\S"); those are not words.
-_REGEX_LETTERS = re.compile(r"\\[a-zA-Z]")
 
 
 def compile_pattern(source: str) -> re.Pattern[str]:
@@ -28,6 +26,9 @@ def pattern_words(patterns: Iterable[re.Pattern[str]]) -> set[str]:
     """The literal words of patterns: the vocabulary typos are corrected towards."""
     words: set[str] = set()
     for pattern in patterns:
-        source = _REGEX_LETTERS.sub(" ", pattern.pattern)
-        words.update(w for w in re.findall(r"[a-z]+", source) if len(w) > 2)
+        # Whole literal words only: "fri[oa]" or "fri\\w*" give no word, so a
+        # typo is never "corrected" into a fragment like "fri"; the letters of
+        # regex escapes ("\\w", "\\d") are not words either.
+        words.update(w for w in re.findall(r"(?<![\]\w\\])([a-z]+)(?![\[\w?*+{\\])",
+                                           pattern.pattern) if len(w) > 2)
     return words
