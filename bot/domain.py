@@ -21,6 +21,18 @@ PROCEDURES: tuple[str, ...] = (
     "vertebroplasty-kyphoplasty",
     "pain-injections",
     "stroke-thrombectomy",
+    "cardiac-catheterization",
+    "cardiac-ablation",
+    "structural-heart",
+    "aneurysm-coiling",
+    "vascular-access",
+    "drains",
+    "paracentesis-thoracentesis",
+    "dialysis-access",
+    "vein-ablation",
+    "ivc-filter",
+    "prostate-artery-embolization",
+    "genicular-artery-embolization",
 )
 
 TOPICS: tuple[str, ...] = (
