@@ -203,8 +203,13 @@ class Bot:
     def check_red_flags(self, text: str) -> RedFlag | None:
         """Both languages' red flags, the most severe first: a Spanish speaker
         may write "chest pain", an English one "me duele el pecho"."""
-        found = [f for f in (self.triage.check(text),
-                             self.triage_es.check(text) if self.triage_es else None) if f]
+        if self.triage_es is None:
+            return self.triage.check(text)
+        # Each language's typo correction only for its own messages: an English
+        # rule must not read "colapsado" as "collapsed".
+        spanish = detect(text) == "es"
+        found = [f for f in (self.triage.check(text, typos=not spanish),
+                             self.triage_es.check(text, typos=spanish)) if f]
         return max(found, key=lambda f: SEVERITY[f.tier]) if found else None
 
     # ------------------------------------------------------------------ reply

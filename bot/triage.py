@@ -191,7 +191,7 @@ class Triage:
         """Normalised, typo-corrected clauses of the message."""
         return [c for sentence in self._sentences(text) for c in sentence]
 
-    def _sentences(self, text: str) -> list[list[str]]:
+    def _sentences(self, text: str, typos: bool = True) -> list[list[str]]:
         """Sentences, each a list of clauses (normalised and typo-corrected).
 
         A fragment of one or two words joins the next clause, so a list of
@@ -203,7 +203,8 @@ class Triage:
             clauses: list[str] = []
             carry: list[str] = []
             for part in self.grammar.clause_break.split(raw):
-                words = carry + self.speller.correct(tokens(normalise(part)))
+                words = tokens(normalise(part))
+                words = carry + (self.speller.correct(words) if typos else words)
                 if not words:
                     continue
                 if len(words) < _MERGE_SHORTER_THAN and not self.grammar.negation.intersection(
@@ -218,9 +219,13 @@ class Triage:
                 sentences.append(clauses)
         return sentences
 
-    def check(self, text: str) -> RedFlag | None:
-        """The most severe red flag the message reports, or None."""
-        sentences = self._sentences(text)
+    def check(self, text: str, *, typos: bool = True) -> RedFlag | None:
+        """The most severe red flag the message reports, or None.
+
+        `typos=False` reads the words as written: for a message in another
+        language, whose words must not be "corrected" into these rules' words.
+        """
+        sentences = self._sentences(text, typos)
         clauses = [c for sentence in sentences for c in sentence]
         whole = " ".join(clauses)
         # Most messages hold no key word of any red-flag rule: stop there.

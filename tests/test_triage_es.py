@@ -84,3 +84,27 @@ def test_a_spanish_conversation_never_gets_english(spanish_bot: Bot) -> None:
         assert reply.language == "es"
         assert not any(w in reply.text.split() for w in ("the", "you", "your"))
     assert spanish_bot.reply("ok", "es-conv").language == "es"  # a short word keeps Spanish
+
+
+def test_spanish_rules_raise_nothing_on_english_calm_messages() -> None:
+    """Both languages' rules run on every message: the Spanish ones must not
+    alarm on English look-alikes, whose question frames they do not know."""
+    from bot.corpus import load_corpus
+    from bot.triage import Triage
+    from tests.conftest import ROOT
+
+    spanish = Triage.from_file(ROOT / "intents" / "red_flags_es.yaml")
+    english_calm = [i["text"] for name in ("train", "dev", "sealed")
+                    for i in yaml.safe_load((TESTS / "triage" / f"{name}.yaml").read_text())
+                    if i["label"] == "calm"]
+    corpus = load_corpus(ROOT / "corpus")
+    phrasings = [p for e in corpus.entries if e.topic != "warning-signs" for p in e.phrasings()]
+    alarms = [t for t in english_calm + phrasings if spanish.check(t)]
+    assert alarms == []
+
+
+def test_no_spanish_faq_phrasing_outside_warning_signs_alarms(spanish_bot: Bot) -> None:
+    assert spanish_bot.corpus_es is not None
+    alarms = [(e.id, p) for e in spanish_bot.corpus_es.entries if e.topic != "warning-signs"
+              for p in e.phrasings() if spanish_bot.check_red_flags(p)]
+    assert alarms == []
