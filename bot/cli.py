@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "tests"),
                     help="tests directory holding eval/ and data/")
     ev.add_argument("--report", default="reports/eval.md", help="where to write misses")
-    ev.add_argument("--split", action="append", choices=("train", "dev", "test"),
+    ev.add_argument("--split", action="append",
+                    choices=("train", "dev", "test", "es-train", "es-dev", "es-test"),
                     help="split to score (repeatable; default train and dev). The sealed "
                     "test split is scored once, at the end of a round of work")
 

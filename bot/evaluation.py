@@ -52,6 +52,7 @@ class SplitReport:
     turns: int = 0
     turns_correct: int = 0
     bm25_top1: float = 0.0
+    not_in_spanish: int = 0
     per_procedure: dict[str, dict[str, int]] = field(default_factory=dict)
     misses: list[tuple[str, str, str, str]] = field(default_factory=list)
 
@@ -76,6 +77,7 @@ class SplitReport:
             "turns_correct": self.turns_correct / self.turns if self.turns else 0.0,
             "bm25_top1_of_answerable": self.bm25_top1,
             "points_above_bm25": correct - self.bm25_top1,
+            "replies_not_in_spanish": float(self.not_in_spanish),
         }
 
 
@@ -149,11 +151,12 @@ def outcome_of(reply_type: str, faq_id: str | None, suggested: list[str],
     return "fallback"
 
 
-def bm25_top1(bot: Bot, items: list[tuple[str, set[str]]]) -> float:
+def bm25_top1(bot: Bot, items: list[tuple[str, set[str]]], spanish: bool = False) -> float:
     """Plain BM25 over every phrasing, never abstaining: top-1 on answerable messages."""
     from rank_bm25 import BM25Okapi
 
-    entries = bot.corpus.entries
+    corpus = bot.corpus_es if spanish and bot.corpus_es is not None else bot.corpus
+    entries = corpus.entries
     documents = [normalise(" ".join(e.phrasings())).split() for e in entries]
     bm25 = BM25Okapi(documents)
     answerable = [(q, e) for q, e in items if e]
@@ -173,6 +176,8 @@ def evaluate_split(bot: Bot, name: str, data: dict[str, Any]) -> SplitReport:
         text, expect = str(item["q"]), set(item.get("expect") or ())
         items.append((text, expect))
         reply = bot.reply(text, f"eval-{name}-{number}")
+        if name.startswith("es-"):
+            report.not_in_spanish += reply.language != "es"
         suggested = [s.faq_id for s in reply.suggestions]
         kind = outcome_of(reply.type, reply.faq_id, suggested, expect)
         if expect:
@@ -207,11 +212,13 @@ def evaluate_split(bot: Bot, name: str, data: dict[str, Any]) -> SplitReport:
                               expect)
             good = kind == "right" if expect else kind == "declined"
             report.turns_correct += good
+            if name.startswith("es-"):
+                report.not_in_spanish += reply.language != "es"
             if not good:
                 report.misses.append((f"{name} conversation {number}", str(turn["q"]),
                                       ", ".join(sorted(expect)) or "(not answerable)",
                                       f"{reply.type} {reply.faq_id or ''}"))
-    report.bm25_top1 = bm25_top1(bot, items)
+    report.bm25_top1 = bm25_top1(bot, items, spanish=name.startswith("es-"))
     return report
 
 
@@ -224,7 +231,12 @@ def run_evaluation(settings: Settings, tests_dir: Path,
     if previous.exists():
         report.previous = _load(previous) or {}
     for name in splits:
-        split = evaluate_split(bot, name, _load(split_dir / f"{name}.yaml"))
+        # "es-dev" reads tests/eval/split_es/dev.yaml: the Spanish messages.
+        path = (tests_dir / "eval" / "split_es" / f"{name.removeprefix('es-')}.yaml"
+                if name.startswith("es-") else split_dir / f"{name}.yaml")
+        if not path.exists():
+            continue
+        split = evaluate_split(bot, name, _load(path))
         report.splits[name] = split
         report.misses += split.misses
     _heldout(bot, tests_dir / "heldout" / "questions.yaml", report)
