@@ -95,6 +95,7 @@ def run_benchmarks() -> dict:
         ("retrieval", [str(HERE / "retrieval.py")], 600),
         ("startup", [str(HERE / "startup.py")], 400),
         ("http", [str(HERE / "http_bench.py")], 300),
+        ("triage", [str(HERE / "triage.py")], 300),
     )
     for name, args, timeout in steps:
         print(f"{name} ...", file=sys.stderr, flush=True)
@@ -546,6 +547,23 @@ def write_doc(results: dict, figures: list[tuple[str, str]]) -> None:
             f"{_f(o['p99_ms'])} | {_f(b['p50_ms'])} | {_f(b['p99_ms'])} | "
             f"{errors} non-2xx{'; ' + socket if socket else ''} |")
     lines += [""]
+
+    if "triage" in results:
+        lines += [
+            "## Red-flag checks",
+            "",
+            "`bench/triage.py`: `Bot.check_red_flags` (English and Spanish rules and the "
+            "language guess) against the whole `Bot.reply`, same messages, same process. "
+            "Target: 0.1 ms a message.",
+            "",
+            "| messages | n | check ms | reply ms | share of reply |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, row in results["triage"].items():
+            lines.append(f"| {name} | {row['messages']:,} | {row['check_ms']:.3f} | "
+                         f"{row['reply_ms']:.2f} | {row['share_of_reply']:.1%} |")
+        lines += ["", "The triage sets are long messages, most of them red flags: the rules "
+                  "keyed on their words run and the scope rules read every clause.", ""]
 
     st = results["startup"]
     lines += [
