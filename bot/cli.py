@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "tests"),
                     help="tests directory holding eval/split/{train,dev}.yaml")
     tr.add_argument("--out", default=None, help="where to write the artefact "
-                    "(default: bot/models/ranker.json)")
+                    "(default: bot/models/ranker.json, or ranker_es.json)")
+    tr.add_argument("--language", choices=("en", "es"), default="en",
+                    help="es: fit on the Spanish splits (tests/eval/split_es) and twins")
 
     review = sub.add_parser("review", help="staff tickets")
     review_sub = review.add_subparsers(dest="review_command", required=True)

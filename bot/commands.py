@@ -146,13 +146,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_train_ranker(args: argparse.Namespace) -> int:
     from .engine import MemoryTickets
-    from .ranker import MODEL_PATH, RankerModel
+    from .ranker import MODEL_ES_PATH, MODEL_PATH, RankerModel
     from .training import train_ranker
 
     settings = _settings(args)
     bot = build_bot(settings, tickets=MemoryTickets(), ranker=RankerModel.untrained())
-    out = Path(args.out) if args.out else MODEL_PATH
-    model = train_ranker(bot, Path(args.data) / "eval" / "split", out)
+    spanish = args.language == "es"
+    if spanish:
+        bot.ranker_es = RankerModel.untrained()
+    out = Path(args.out) if args.out else (MODEL_ES_PATH if spanish else MODEL_PATH)
+    splits = Path(args.data) / "eval" / ("split_es" if spanish else "split")
+    model = train_ranker(bot, splits, out, args.language)
     point = model.operating_point
     print(f"ranker written to {out} (corpus {model.corpus_hash}); operating point: "
           f"answer {point.answer}, risky {point.risky_answer}, clarify {point.clarify}")

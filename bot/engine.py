@@ -28,7 +28,15 @@ from .normalise import normalise, valid_text
 from .outbox import ResilientSessions, ResilientTickets
 from .patterns import compile_pattern
 from .policy import Decision, Thresholds, decide_calibrated, rerank
-from .ranker import CANDIDATES, Context, Featurizer, OperatingPoint, RankerModel, TopicCues
+from .ranker import (
+    CANDIDATES,
+    MODEL_ES_PATH,
+    Context,
+    Featurizer,
+    OperatingPoint,
+    RankerModel,
+    TopicCues,
+)
 from .redact import redact
 from .retriever import Retriever
 from .session_tokens import new_session_id
@@ -156,11 +164,24 @@ class Bot:
         self._clock = clock
         self.topic_cues = topic_cues or TopicCues({})
         self.ranker = ranker or RankerModel.load(corpus_hash=corpus.version)
+        self.ranker_es: RankerModel | None = (
+            RankerModel.load(MODEL_ES_PATH) if ranker is None and MODEL_ES_PATH.exists()
+            else None)
         self.triage_es: Triage | None = spanish[0] if spanish else None
         self.intents_es: SpanishIntents | None = spanish[1] if spanish else None
         spanish_corpus = spanish[2] if spanish else None
         self._index_es: Index | None = None
         self.load_corpus(corpus, spanish_corpus)
+
+    def ranker_for(self, index: Index | None) -> RankerModel:
+        if index is not None and index is self._index_es and self.ranker_es is not None:
+            return self.ranker_es
+        return self.ranker
+
+    def point_for(self, index: Index | None) -> OperatingPoint:
+        if index is not None and index is self._index_es and self.ranker_es is not None:
+            return self.ranker_es.operating_point
+        return self.operating_point
 
     @property
     def operating_point(self) -> OperatingPoint:
@@ -342,7 +363,7 @@ class Bot:
         rows, boosted = self.shortlist(index.analyzer.prepare(text), context, index)
         if not boosted:
             return []
-        probabilities = self.ranker.probabilities(rows)
+        probabilities = self.ranker_for(index).probabilities(rows)
         scored = [Match(m.faq_id, float(p)) for m, p in zip(boosted, probabilities, strict=True)]
         return sorted(scored, key=lambda m: (-m.score, m.faq_id))
 
@@ -472,7 +493,7 @@ class Bot:
         query, context = self._in_context(text, prepared, named, state, index)
         state.last_query = redact(query)
         candidates = self.candidates(query, context, index)
-        decision = decide_calibrated(candidates, index.entries, self.operating_point,
+        decision = decide_calibrated(candidates, index.entries, self.point_for(index),
                                      self.settings.thresholds,
                                      procedure_known=bool(context.named or context.remembered))
         entries = index.entries
@@ -562,12 +583,17 @@ class Bot:
 
 
 _FOLLOW_UP_OPENINGS = ("and ", "what about ", "how about ", "same for ", "same with ",
-                       "for ", "what if it is ", "and what about ")
+                       "for ", "what if it is ", "and what about ",
+                       "y ", "y para ", "y en ", "y con ", "que tal ", "y si ", "para ")
+# Spanish function words, which the English stop-word list does not know.
+_SPANISH_FUNCTION = frozenset(
+    "y o de la el los las un una unos unas para por con en del al que mi su es si".split())
 
 
 def _asks_again_for(prepared: str, content: list[str]) -> bool:
     """"and for a kyphoplasty?", "what about after an embolization": the last
     question again, for another procedure."""
+    content = [w for w in content if w not in _SPANISH_FUNCTION]
     if not content:
         return True
     return len(content) <= 1 and prepared.startswith(_FOLLOW_UP_OPENINGS)

@@ -31,6 +31,9 @@ from .retriever import Retriever
 log = logging.getLogger("faqbot.ranker")
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "ranker.json"
+# Fitted on the Spanish splits: Spanish messages score differently (no topic
+# cue words, other stop words), so they get their own weights and bar.
+MODEL_ES_PATH = MODEL_PATH.with_name("ranker_es.json")
 CANDIDATES = 10
 
 FEATURES = (

@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 
 from .domain import Match, SessionState
-from .engine import Bot
+from .engine import Bot, Index
 from .policy import decide_calibrated
 from .ranker import MODEL_PATH, Context, OperatingPoint, RankerModel, fit
 
@@ -39,23 +39,24 @@ def load_split(path: Path) -> dict[str, Any]:
             "conversations": data.get("conversations") or []}
 
 
-def examples(bot: Bot, split: dict[str, Any]) -> Iterator[Example]:
+def examples(bot: Bot, split: dict[str, Any], index: Index | None = None) -> Iterator[Example]:
     """Single messages in a fresh session, then every turn of every
     conversation in the context its earlier turns leave (the bot's own
     replies build that context, as they would for a patient)."""
+    analyzer = (index or bot._index).analyzer
     for item in split["questions"]:
         text = str(item["q"])
-        prepared = bot.analyzer.prepare(text)
-        query, context = bot._in_context(text, prepared, bot.analyzer.procedures_named(prepared),
-                                         SessionState("train"))
+        prepared = analyzer.prepare(text)
+        query, context = bot._in_context(text, prepared, analyzer.procedures_named(prepared),
+                                         SessionState("train"), index)
         yield Example(query, context, frozenset(item.get("expect") or ()), text)
     for number, conversation in enumerate(split["conversations"]):
         state = SessionState(f"train-conversation-{number}")
         for turn in conversation["turns"]:
             text = str(turn["q"])
-            prepared = bot.analyzer.prepare(text)
-            named = bot.analyzer.procedures_named(prepared)
-            query, context = bot._in_context(text, prepared, named, state)
+            prepared = analyzer.prepare(text)
+            named = analyzer.procedures_named(prepared)
+            query, context = bot._in_context(text, prepared, named, state, index)
             expect = frozenset(turn.get("expect") or ())
             yield Example(query, context, expect, text)
             # The context the next turn sees: what the bot would remember.
@@ -63,13 +64,15 @@ def examples(bot: Bot, split: dict[str, Any]) -> Iterator[Example]:
             state = bot.sessions.load(state.session_id)
 
 
-def candidate_table(bot: Bot, items: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_table(bot: Bot, items: list[Example], index: Index | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows, labels and message numbers for the top candidates."""
     rows: list[np.ndarray] = []
     labels: list[bool] = []
     groups: list[int] = []
     for number, example in enumerate(items):
-        table, shortlist = bot.shortlist(bot.analyzer.prepare(example.query), example.context)
+        analyzer = (index or bot._index).analyzer
+        table, shortlist = bot.shortlist(analyzer.prepare(example.query), example.context, index)
         if not shortlist:
             continue
         rows.append(table)
@@ -92,7 +95,7 @@ class Outcome:
 
 def score_decisions(bot: Bot, items: list[Example], ranked: list[list[Match]],
                     point: OperatingPoint) -> Outcome:
-    entries = bot.corpus.by_id
+    entries = {**bot.corpus.by_id, **(bot.corpus_es.by_id if bot.corpus_es else {})}
     counts = dict.fromkeys(Outcome.__dataclass_fields__, 0)
     for example, candidates in zip(items, ranked, strict=True):
         decision = decide_calibrated(
@@ -158,15 +161,27 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
     return table
 
 
-def train_ranker(bot: Bot, eval_dir: Path, out: Path = MODEL_PATH) -> RankerModel:
-    train = list(examples(bot, load_split(eval_dir / "train.yaml")))
-    rows, labels, groups = candidate_table(bot, train)
-    model = fit(rows, labels, groups, corpus_hash=bot.corpus.version or "")
-    bot.ranker = model
-    dev = list(examples(bot, load_split(eval_dir / "dev.yaml")))
-    ranked = [bot.candidates(e.query, e.context) for e in dev]
+def train_ranker(bot: Bot, eval_dir: Path, out: Path = MODEL_PATH,
+                 language: str = "en") -> RankerModel:
+    index = bot._index_es if language == "es" else None
+    if language == "es" and index is None:
+        raise ValueError("no Spanish twins to train a Spanish ranker on")
+    corpus = index.corpus if index else bot.corpus
+
+    def install(model: RankerModel) -> None:
+        if language == "es":
+            bot.ranker_es = model
+        else:
+            bot.ranker = model
+
+    train = list(examples(bot, load_split(eval_dir / "train.yaml"), index))
+    rows, labels, groups = candidate_table(bot, train, index)
+    model = fit(rows, labels, groups, corpus_hash=corpus.version or "")
+    install(model)
+    dev = list(examples(bot, load_split(eval_dir / "dev.yaml"), index))
+    ranked = [bot.candidates(e.query, e.context, index) for e in dev]
     point, sweep = choose_operating_point(bot, dev, ranked)
-    dev_rows, dev_labels, _ = candidate_table(bot, dev)
+    dev_rows, dev_labels, _ = candidate_table(bot, dev, index)
     tops = [(c[0].score, c[0].faq_id in e.expect) for e, c in zip(dev, ranked, strict=True)
             if c]
     model = RankerModel(
@@ -182,5 +197,5 @@ def train_ranker(bot: Bot, eval_dir: Path, out: Path = MODEL_PATH) -> RankerMode
             "sweep": sweep,
         })
     model.save(out)
-    bot.ranker = model
+    install(model)
     return model

@@ -87,3 +87,16 @@ def test_spanish_questions_get_spanish_answers() -> None:
     english = bot.reply("when can I drive after kyphoplasty", "en-a")
     assert english.language == "en" and english.faq_id == "vert-recovery-driving"
     assert english.text != first.text
+
+
+def test_spanish_dev_floors() -> None:
+    """What Spanish speakers receive on the blind Spanish dev split."""
+    from bot.evaluation import run_evaluation
+    from tests.conftest import TESTS
+
+    report = run_evaluation(load_settings(environ={}), TESTS, ("es-dev",))
+    figures = report.splits["es-dev"].figures()
+    assert figures["replies_not_in_spanish"] == 0
+    assert figures["correct_of_answerable"] >= 0.70
+    assert figures["wrong_of_all"] <= 0.03
+    assert figures["clarify_of_all"] <= 0.10
