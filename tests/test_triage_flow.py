@@ -167,3 +167,15 @@ def test_the_memory_limiter_evicts_the_oldest_client() -> None:
         assert limiter.hit(client) == 0
     assert limiter.hit("d") > 0  # still counted
     assert limiter.hit("a") == 0  # evicted, so counted afresh
+
+
+async def test_a_spanish_emergency_is_answered_after_the_rate_limit_is_spent(  # type: ignore[no-untyped-def]
+        aiohttp_client, tmp_path) -> None:
+    app, _ = _app(tmp_path, rate_limit=1)
+    client = await aiohttp_client(app)
+    assert (await client.post("/api/v1/messages", json={"text": "hola"})).status == 200
+    assert (await client.post("/api/v1/messages", json={"text": "hola"})).status == 429
+    red = await client.post("/api/v1/messages", json={
+        "text": "me duele mucho el pecho y no puedo respirar"})
+    body = await red.json()
+    assert red.status == 200 and body["type"] == "emergency" and body["language"] == "es"

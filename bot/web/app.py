@@ -238,10 +238,10 @@ def message_text(request: web.Request, data: dict[str, Any], name: str) -> str:
         raw = valid_text(data[name])
         limit = settings.max_message_chars
         for part in (raw[:limit], raw[-limit:]):
-            if request.app[BOT].triage.check(part):
+            if request.app[BOT].check_red_flags(part):
                 return part
         raise
-    if not request.app[BOT].triage.check(text):
+    if not request.app[BOT].check_red_flags(text):
         check_rate(request)
     return text
 

@@ -72,7 +72,7 @@ async def post_dialogflow(request: web.Request) -> web.Response:
     if not isinstance(query, dict):
         raise web.HTTPBadRequest(reason="'queryResult' object is required")
     text = text_field(query, "queryText", request.app[SETTINGS], required=True)
-    if not signed_in and not request.app[BOT].triage.check(text):
+    if not signed_in and not request.app[BOT].check_red_flags(text):
         # Open to anyone, like the public JSON API, so rate-limited like it;
         # a red flag is answered whatever the rate.
         check_rate(request)
