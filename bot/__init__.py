@@ -1,3 +1,3 @@
 """faqbot: a patient FAQ chatbot for interventional procedures."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
