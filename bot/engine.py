@@ -42,7 +42,7 @@ from .retriever import Retriever
 from .session_tokens import new_session_id
 from .sessions import MemorySessionStore, SessionStore
 from .spelling import is_english_word
-from .texts import REPLY_HOURS_ES, SPANISH
+from .texts import ENGLISH, REPLY_HOURS_ES, SPANISH
 from .triage import SEVERITY, RedFlag, Triage
 
 DISCLAIMER = (
@@ -241,7 +241,7 @@ class Bot:
         red_flag = self.check_red_flags(text)
         session_id = session_id or new_session_id()
         index = self._index
-        entries, analyzer = index.entries, index.analyzer
+        analyzer = index.analyzer
         state = self._memory.load(session_id)
         redacted = redact(text)
         language = "en"
@@ -292,18 +292,26 @@ class Bot:
                          ticket_id=ticket, reason="out of scope")
             return self._finish(state, redacted, reply)
 
-        query, context = self._in_context(text, prepared, named, state)
+        reply = self._answer_from(index, text, prepared, named, state, redacted, base, ENGLISH)
+        return self._finish(state, redacted, reply)
+
+    def _answer_from(self, index: Index, text: str, prepared: str, named: list[str],
+                     state: SessionState, ticket_text: str, base: Callable[..., Reply],
+                     texts: dict[str, str]) -> Reply:
+        """Retrieve, decide and reply from one language's index, in its words."""
+        query, context = self._in_context(text, prepared, named, state, index)
         state.last_query = redact(query)
-        candidates = self.candidates(query, context)
-        decision = decide_calibrated(candidates, entries, self.operating_point,
+        candidates = self.candidates(query, context, index)
+        decision = decide_calibrated(candidates, index.entries, self.point_for(index),
                                      self.settings.thresholds,
                                      procedure_known=bool(context.named or context.remembered))
-        reply = self._from_decision(decision, entries, state, redacted, base, candidates, named)
+        reply = self._from_decision(decision, index.entries, state, ticket_text, base,
+                                    candidates, named, texts)
         if reply.type == "answer" and reply.procedure and reply.procedure != "general":
             state.procedure = reply.procedure
         elif named:
             state.procedure = named[0]
-        return self._finish(state, redacted, reply)
+        return reply
 
     def _in_context(self, text: str, prepared: str, named: list[str],
                     state: SessionState, index: Index | None = None) -> tuple[str, Context]:
@@ -378,6 +386,7 @@ class Bot:
         base: Callable[..., Reply],
         matches: list[Match],
         named: list[str],
+        texts: dict[str, str],
     ) -> Reply:
         if decision.type == "answer" and decision.match:
             entry = entries[decision.match.faq_id]
@@ -395,21 +404,17 @@ class Bot:
         )
         confidence = decision.match.score if decision.match else 0.0
         if decision.type == "clarify":
-            text = ("Which procedure is your question about?" if decision.reason ==
-                    "which procedure" else
-                    "I want to be sure I answer the right question. Did you mean one of these?")
+            key = "which_procedure" if decision.reason == "which procedure" else "clarify"
             return base(
-                type="clarify", text=text, confidence=confidence, suggestions=suggestions,
+                type="clarify", text=texts[key], confidence=confidence, suggestions=suggestions,
                 reason=decision.reason,
             )
         ticket = self._ticket("fallback", state, redacted, matches[:5], named)
-        text = ("I'm sorry, I don't have a good answer to that. I've passed your question to "
-                "our staff, and someone will follow up. For anything urgent, call your care "
-                f"team, and in an emergency call {self.settings.emergency_number}.")
+        text = texts["fallback"].format(emergency_number=self.settings.emergency_number)
         if suggestions:
-            text += " In the meantime, one of these might help:"
+            text += texts["fallback_suggestions"]
         return base(type="fallback", text=text, confidence=confidence, suggestions=suggestions,
-                     ticket_id=ticket, reason=decision.reason)
+                    ticket_id=ticket, reason=decision.reason)
 
     def _red_flag(
         self, flag: RedFlag, state: SessionState, redacted: str, base: Callable[..., Reply],
@@ -490,40 +495,7 @@ class Bot:
                         ticket_id=ticket, reason="no Spanish content")
         prepared = index.analyzer.prepare(text)
         named = index.analyzer.procedures_named(prepared)
-        query, context = self._in_context(text, prepared, named, state, index)
-        state.last_query = redact(query)
-        candidates = self.candidates(query, context, index)
-        decision = decide_calibrated(candidates, index.entries, self.point_for(index),
-                                     self.settings.thresholds,
-                                     procedure_known=bool(context.named or context.remembered))
-        entries = index.entries
-        if decision.type == "answer" and decision.match:
-            entry = entries[decision.match.faq_id]
-            related = [m.faq_id for m in decision.suggestions]
-            related += [f for f in entry.follow_ups if f in entries and f not in related]
-            if entry.procedure and entry.procedure != "general":
-                state.procedure = entry.procedure
-            return base(type="answer", text=entry.answer, faq_id=entry.id,
-                        procedure=entry.procedure, topic=entry.topic,
-                        confidence=decision.match.score,
-                        suggestions=tuple(Suggestion(f, entries[f].question)
-                                          for f in related[:3]),
-                        sources=entry.sources, reason=decision.reason)
-        if named:
-            state.procedure = named[0]
-        suggestions = tuple(Suggestion(m.faq_id, entries[m.faq_id].question)
-                            for m in decision.suggestions)
-        confidence = decision.match.score if decision.match else 0.0
-        if decision.type == "clarify":
-            key = "which_procedure" if decision.reason == "which procedure" else "clarify"
-            return base(type="clarify", text=SPANISH[key], confidence=confidence,
-                        suggestions=suggestions, reason=decision.reason)
-        ticket = self._ticket("fallback", state, tagged, candidates[:5], named)
-        reply_text = SPANISH["fallback"].format(emergency_number=number)
-        if suggestions:
-            reply_text += SPANISH["fallback_suggestions"]
-        return base(type="fallback", text=reply_text, confidence=confidence,
-                    suggestions=suggestions, ticket_id=ticket, reason=decision.reason)
+        return self._answer_from(index, text, prepared, named, state, tagged, base, SPANISH)
 
     def _handoff(
         self, state: SessionState, redacted: str, base: Callable[..., Reply], named: list[str]

@@ -7,6 +7,18 @@ staff should have them checked by their interpreter service.
 
 from __future__ import annotations
 
+# The English sentences of an answer, clarify or fallback reply; SPANISH
+# below has the same keys.
+ENGLISH = {
+    "fallback": (
+        "I'm sorry, I don't have a good answer to that. I've passed your question to "
+        "our staff, and someone will follow up. For anything urgent, call your care "
+        "team, and in an emergency call {emergency_number}."),
+    "fallback_suggestions": " In the meantime, one of these might help:",
+    "clarify": "I want to be sure I answer the right question. Did you mean one of these?",
+    "which_procedure": "Which procedure is your question about?",
+}
+
 SPANISH = {
     "disclaimer": (
         "Soy un asistente automático. Doy información general, no consejos médicos ni un "
