@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,12 +168,7 @@ def _related(a: str, b: str) -> bool:
     # "work" for "worked": that merge is left to the similarity features.
     if a == b:
         return True
-    common = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        common += 1
-    return common >= 5 and min(len(a), len(b)) >= 6
+    return len(os.path.commonprefix((a, b))) >= 5 and min(len(a), len(b)) >= 6
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ thresholds and no replies here: only ranked matches.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -332,12 +333,7 @@ def _related(a: str, b: str) -> bool:
     shorter, longer = sorted((a, b), key=len)
     if len(shorter) >= 4 and longer.startswith(shorter):
         return True
-    common = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        common += 1
-    return common >= 5
+    return len(os.path.commonprefix((a, b))) >= 5
 
 
 _TOKEN = re.compile(r"(?u)\b\w+\b")

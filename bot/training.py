@@ -16,6 +16,7 @@ import yaml
 
 from .domain import Match, SessionState
 from .engine import Bot, Index
+from .evaluation import outcome_of
 from .policy import decide_calibrated
 from .ranker import MODEL_PATH, Context, OperatingPoint, RankerModel, fit
 
@@ -70,8 +71,8 @@ def candidate_table(bot: Bot, items: list[Example], index: Index | None = None
     rows: list[np.ndarray] = []
     labels: list[bool] = []
     groups: list[int] = []
+    analyzer = (index or bot._index).analyzer
     for number, example in enumerate(items):
-        analyzer = (index or bot._index).analyzer
         table, shortlist = bot.shortlist(analyzer.prepare(example.query), example.context, index)
         if not shortlist:
             continue
@@ -101,22 +102,13 @@ def score_decisions(bot: Bot, items: list[Example], ranked: list[list[Match]],
         decision = decide_calibrated(
             candidates, entries, point, bot.settings.thresholds,
             procedure_known=bool(example.context.named or example.context.remembered))
-        kind = _outcome(decision.type, decision.match.faq_id if decision.match else None,
-                        [m.faq_id for m in decision.suggestions], example.expect)
+        kind = outcome_of(decision.type, decision.match.faq_id if decision.match else None,
+                          [m.faq_id for m in decision.suggestions], set(example.expect))
+        if not example.expect and kind != "declined":
+            kind = {"wrong": "unanswerable_answered",
+                    "clarify_wrong": "unanswerable_clarified"}[kind]
         counts[kind] += 1
     return Outcome(**counts)
-
-
-def _outcome(kind: str, faq_id: str | None, suggested: list[str],
-             expect: frozenset[str]) -> str:
-    if not expect:
-        return {"answer": "unanswerable_answered",
-                "clarify": "unanswerable_clarified"}.get(kind, "declined")
-    if kind == "answer":
-        return "right" if faq_id in expect else "wrong"
-    if kind == "clarify":
-        return "clarify_right" if expect.intersection(suggested) else "clarify_wrong"
-    return "fallback"
 
 
 def choose_operating_point(bot: Bot, items: list[Example], ranked: list[list[Match]]
@@ -184,18 +176,15 @@ def train_ranker(bot: Bot, eval_dir: Path, out: Path = MODEL_PATH,
     dev_rows, dev_labels, _ = candidate_table(bot, dev, index)
     tops = [(c[0].score, c[0].faq_id in e.expect) for e, c in zip(dev, ranked, strict=True)
             if c]
-    model = RankerModel(
-        mean=model.mean, scale=model.scale, coef=model.coef, intercept=model.intercept,
-        calibration_x=model.calibration_x, calibration_y=model.calibration_y,
-        operating_point=point, corpus_hash=model.corpus_hash,
-        report={
-            "train_messages": len(train), "dev_messages": len(dev),
-            "dev_reliability_top": reliability(np.asarray([p for p, _ in tops]),
-                                               np.asarray([ok for _, ok in tops], dtype=float)),
-            "dev_reliability_all": reliability(model.probabilities(dev_rows),
-                                               dev_labels.astype(float)),
-            "sweep": sweep,
-        })
+    model.operating_point = point
+    model.report = {
+        "train_messages": len(train), "dev_messages": len(dev),
+        "dev_reliability_top": reliability(np.asarray([p for p, _ in tops]),
+                                           np.asarray([ok for _, ok in tops], dtype=float)),
+        "dev_reliability_all": reliability(model.probabilities(dev_rows),
+                                           dev_labels.astype(float)),
+        "sweep": sweep,
+    }
     model.save(out)
     install(model)
     return model
