@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Protocol
 
@@ -168,6 +168,7 @@ class Bot:
             RankerModel.load(MODEL_ES_PATH) if ranker is None and MODEL_ES_PATH.exists()
             else None)
         self.triage_es: Triage | None = spanish[0] if spanish else None
+        self._red_flags_memo = lru_cache(maxsize=256)(self._red_flags_of)
         self.intents_es: SpanishIntents | None = spanish[1] if spanish else None
         spanish_corpus = spanish[2] if spanish else None
         self._index_es: Index | None = None
@@ -223,7 +224,14 @@ class Bot:
 
     def check_red_flags(self, text: str) -> RedFlag | None:
         """Both languages' red flags, the most severe first: a Spanish speaker
-        may write "chest pain", an English one "me duele el pecho"."""
+        may write "chest pain", an English one "me duele el pecho".
+
+        Remembered for recent messages: the web layer checks a message to
+        spare it the rate limit, then `reply` checks the same text again.
+        """
+        return self._red_flags_memo(text)
+
+    def _red_flags_of(self, text: str) -> RedFlag | None:
         if self.triage_es is None:
             return self.triage.check(text)
         # Each language's typo correction only for its own messages: an English
