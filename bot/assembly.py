@@ -6,8 +6,8 @@ from pathlib import Path
 
 from .config import Settings
 from .corpus import load_corpus
-from .engine import Bot, BotSettings, SpanishIntents, TicketSink
-from .intents import IntentMatcher, Intents
+from .engine import Bot, BotSettings, TicketSink
+from .intents import IntentMatcher, Intents, SpanishIntents
 from .language import warm as warm_language_detector
 from .policy import Thresholds
 from .ranker import RankerModel, TopicCues

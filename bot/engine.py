@@ -8,7 +8,6 @@ it. Identifiers are redacted before any turn is kept or any ticket written.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
@@ -16,17 +15,15 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import yaml
 
 from .analysis import Analyzer
 from .corpus import Corpus
 from .domain import FaqEntry, Match, Reply, SessionState, Suggestion, Turn
 from .index_cache import load_or_build
-from .intents import IntentMatcher
+from .intents import IntentMatcher, SpanishIntents
 from .language import detect
-from .normalise import normalise, valid_text
+from .normalise import valid_text
 from .outbox import ResilientSessions, ResilientTickets
-from .patterns import compile_pattern
 from .policy import Decision, Thresholds, decide_calibrated, rerank
 from .ranker import (
     CANDIDATES,
@@ -64,30 +61,6 @@ class Index:
     @property
     def entries(self) -> dict[str, FaqEntry]:
         return self.corpus.by_id
-
-
-@dataclass(frozen=True)
-class SpanishIntents:
-    handoff: tuple[re.Pattern[str], ...]
-    smalltalk: dict[str, tuple[str, ...]]
-
-    @classmethod
-    def from_file(cls, path: Path) -> SpanishIntents:
-        with path.open(encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-        return cls(tuple(compile_pattern(p) for p in data.get("handoff", [])),
-                   {k: tuple(normalise(w) for w in v)
-                    for k, v in (data.get("smalltalk") or {}).items()})
-
-    def match(self, text: str) -> str | None:
-        words = normalise(text)
-        if any(p.search(words) for p in self.handoff):
-            return "handoff"
-        if len(words.split()) <= 4:
-            for name, phrases in self.smalltalk.items():
-                if any(f" {p} " in f" {words} " for p in phrases):
-                    return name
-        return None
 
 
 class TicketSink(Protocol):

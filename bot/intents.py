@@ -118,3 +118,27 @@ class IntentMatcher:
         if not found or any(w not in self.intents.smalltalk_filler for w in rest.split()):
             return None
         return next(name for name in ("goodbye", "thanks", "greeting") if name in found)
+
+
+@dataclass(frozen=True)
+class SpanishIntents:
+    handoff: tuple[re.Pattern[str], ...]
+    smalltalk: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_file(cls, path: Path) -> SpanishIntents:
+        with path.open(encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        return cls(tuple(compile_pattern(p) for p in data.get("handoff", [])),
+                   {k: tuple(normalise(w) for w in v)
+                    for k, v in (data.get("smalltalk") or {}).items()})
+
+    def match(self, text: str) -> str | None:
+        words = normalise(text)
+        if any(p.search(words) for p in self.handoff):
+            return "handoff"
+        if len(words.split()) <= 4:
+            for name, phrases in self.smalltalk.items():
+                if any(f" {p} " in f" {words} " for p in phrases):
+                    return name
+        return None
