@@ -17,6 +17,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Recorded per staff user (`faqbot staff role`); what each may do is the console's call.
+STAFF_ROLES = ("staff", "admin")
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -70,6 +73,15 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _log_format(value: str) -> str:
+    lowered = str(value).strip().lower()
+    if lowered not in LOG_FORMATS:
+        raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return lowered
+
+
+LOG_FORMATS = ("text", "json")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address to listen on."),
     Setting("port", 8080, "Port to listen on.", _positive_int),
@@ -99,6 +111,9 @@ SETTINGS: tuple[Setting, ...] = (
             "need an X-Faqbot-Signature HMAC-SHA256 header."),
     Setting("staff_token", "", "Bearer token for the staff JSON API (scripts); empty "
             "disables token access."),
+    Setting("staff_secret", "", "Secret that signs staff sign-in cookies and CSRF tokens "
+            "(32+ random bytes, hex); replicas must share it; empty: a random one per "
+            "process, so staff are signed out at every restart."),
     Setting("session_secret", "", "Secret for session tokens; empty: one is created once "
             "under data_dir. Replicas must share it."),
     Setting("session_ttl", 3600, "Seconds a conversation is remembered.", _positive_int),
@@ -112,6 +127,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(turn on only behind your own proxy, which sets it).", _bool),
     Setting("replica_name", "", "Name sent in the X-Faqbot-Replica response header; "
             "empty: no such header."),
+    Setting("log_format", "text", "Log lines as text (timestamp, level, logger, message) "
+            "or json (one JSON object a line, for log collectors).", _log_format),
     Setting("metrics_token", "", "Bearer token for /metrics; empty: loopback only."),
     Setting("max_sessions", 10000, "Most conversations kept in memory.", _positive_int),
     Setting("retention_days", 90, "Tickets older than this are purged.", _positive_int),
@@ -185,4 +202,54 @@ def load_settings(
         if key in environ:
             values[setting.name] = _parse(setting.name, environ[key])
     return Settings(values)
+
+
+
+# ------------------------------------------------------- one resolution for commands
+
+# A settings file for every command, so a cron job or an administrator's shell
+# reads the same file as the service without repeating --config.
+CONFIG_ENV = "FAQBOT_CONFIG"
+
+# Flags whose value names a setting, as `faqbot <command> --help` spells them.
+_FLAG_NAMES = {"db": "--db", "corpus": "--corpus", "host": "--host", "port": "--port",
+               "rate_limit": "--rate-limit", "sessions": "--sessions"}
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The settings file: --config, else $FAQBOT_CONFIG, else none."""
+    environ = os.environ if environ is None else environ
+    return explicit or environ.get(CONFIG_ENV) or None
+
+
+def resolve_settings(
+    config: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """What every command runs with: defaults, the settings file, FAQBOT_<NAME>, then flags.
+
+    A flag left out (None) keeps the value from below it. A flag given an empty
+    string is refused: `--db "$FAQBOT_DB"` with the variable unset would
+    otherwise quietly mean "the default SQLite file".
+    """
+    environ = os.environ if environ is None else environ
+    settings = load_settings(config_path(config, environ), environ)
+    changes: dict[str, Any] = {}
+    for name, value in (flags or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, str) and not value.strip():
+            flag = _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+            raise ValueError(f"{flag} was given an empty value (is the variable it "
+                             "came from set?)")
+        changes[name] = value
+    return settings.replace(**changes) if changes else settings
+
+
+def settings_from_args(args: object, **flags: Any) -> Settings:
+    """Settings for a parsed command line: its --config, --corpus and --db, plus `flags`."""
+    merged = {"corpus": getattr(args, "corpus", None), "db": getattr(args, "db", None)}
+    merged.update(flags)
+    return resolve_settings(getattr(args, "config", None), merged)
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .config import STAFF_ROLES
 from .domain import Match, Turn
 
 STATUSES = ("open", "answered", "resolved", "dismissed")
+ROLES = STAFF_ROLES
 KINDS = ("fallback", "handoff", "emergency", "urgent", "feedback")
 
 metadata = sa.MetaData()
@@ -75,6 +77,10 @@ staff_users = sa.Table(
     sa.Column("username", sa.String(64), primary_key=True),
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # Added by migration 5 (a fresh database gets them from migration 1).
+    sa.Column("role", sa.String(16), nullable=False, default="staff", server_default="staff"),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False,
+              server_default=sa.false()),
 )
 audit_log = sa.Table(
     "audit_log", metadata,
@@ -138,8 +144,19 @@ def _v4(conn: Connection) -> None:
     staff_sessions.create(conn, checkfirst=True)
 
 
+def _v5(conn: Connection) -> None:
+    # A role per staff user, and disabling an account without deleting it.
+    existing = {c["name"] for c in sa.inspect(conn).get_columns("staff_users")}
+    if "role" not in existing:
+        conn.execute(sa.text(
+            "ALTER TABLE staff_users ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT 'staff'"))
+    if "disabled" not in existing:
+        conn.execute(sa.text(
+            "ALTER TABLE staff_users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (1, _v1), (2, _v2), (3, _v3), (4, _v4))
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))
 
 # Any constant: replicas starting together take turns to migrate (PostgreSQL).
 _MIGRATION_LOCK = 0x6661716274
@@ -147,6 +164,14 @@ _MIGRATION_LOCK = 0x6661716274
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def mask_url(url: str) -> str:
+    """A database URL fit to print or log: any password replaced by ***."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparseable database URL>"
 
 
 def make_engine(url: str) -> Engine:
@@ -374,19 +399,26 @@ class Store:
 
     # -------------------------------------------------------------- staff users
 
-    def add_user(self, username: str, password_hash: str) -> None:
+    def add_user(self, username: str, password_hash: str, role: str | None = None) -> None:
+        """Create a user, or set an existing user's password (and role, when given)."""
+        if role is not None and role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(staff_users.c.username)
                                   .where(staff_users.c.username == username)).first()
             if exists:
+                changes: dict[str, Any] = {"password_hash": password_hash}
+                if role is not None:
+                    changes["role"] = role
                 conn.execute(staff_users.update().where(staff_users.c.username == username)
-                             .values(password_hash=password_hash))
+                             .values(**changes))
                 # A password reset signs the user out everywhere.
                 conn.execute(staff_sessions.delete().where(
                     staff_sessions.c.username == username))
             else:
                 conn.execute(staff_users.insert().values(
-                    username=username, password_hash=password_hash, created_at=_now()))
+                    username=username, password_hash=password_hash, created_at=_now(),
+                    role=role or "staff", disabled=False))
 
     def remove_user(self, username: str) -> bool:
         with self.engine.begin() as conn:
@@ -394,6 +426,44 @@ class Store:
             removed = conn.execute(staff_users.delete().where(
                 staff_users.c.username == username)).rowcount
         return bool(removed)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every staff user with role, state and how many sign-in sessions are open."""
+        open_sessions = (sa.select(sa.func.count()).where(
+            staff_sessions.c.username == staff_users.c.username)
+            .correlate(staff_users).scalar_subquery())
+        query = sa.select(staff_users.c.username, staff_users.c.role, staff_users.c.disabled,
+                          staff_users.c.created_at, open_sessions.label("sessions")
+                          ).order_by(staff_users.c.username)
+        with self.engine.connect() as conn:
+            return [{"username": r.username, "role": r.role, "disabled": bool(r.disabled),
+                     "created_at": r.created_at.isoformat(), "sessions": int(r.sessions)}
+                    for r in conn.execute(query)]
+
+    def set_disabled(self, username: str, disabled: bool) -> bool:
+        """Disable (or enable) a user; disabling ends their sessions. False: no such user."""
+        with self.engine.begin() as conn:
+            done = conn.execute(staff_users.update().where(
+                staff_users.c.username == username).values(disabled=disabled)).rowcount
+            if done and disabled:
+                conn.execute(staff_sessions.delete().where(
+                    staff_sessions.c.username == username))
+        return bool(done)
+
+    def set_role(self, username: str, role: str) -> bool:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        with self.engine.begin() as conn:
+            done = conn.execute(staff_users.update().where(
+                staff_users.c.username == username).values(role=role)).rowcount
+        return bool(done)
+
+    def user_role(self, username: str) -> str | None:
+        """The role of an enabled user, else None."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(staff_users.c.role).where(
+                staff_users.c.username == username,
+                staff_users.c.disabled == sa.false())).scalar()
 
     # --------------------------------------------------------- staff sessions
 
@@ -417,7 +487,8 @@ class Store:
             expired = (now - row.last_seen > dt.timedelta(seconds=idle)
                        or now - row.created_at > dt.timedelta(seconds=absolute))
             user = conn.execute(sa.select(staff_users.c.username).where(
-                staff_users.c.username == row.username)).first()
+                staff_users.c.username == row.username,
+                staff_users.c.disabled == sa.false())).first()
             if expired or user is None:
                 conn.execute(staff_sessions.delete().where(
                     staff_sessions.c.token_hash == row.token_hash))
@@ -432,9 +503,11 @@ class Store:
                 staff_sessions.c.token_hash == _token_hash(token)))
 
     def password_hash(self, username: str) -> str | None:
+        """The hash to check a sign-in against; None for no such user or a disabled one."""
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(staff_users.c.password_hash)
-                                .where(staff_users.c.username == username)).scalar()
+            return conn.execute(sa.select(staff_users.c.password_hash).where(
+                staff_users.c.username == username,
+                staff_users.c.disabled == sa.false())).scalar()
 
     # ---------------------------------------------------------------- audit log
 
@@ -448,6 +521,16 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
             return [dict(r._mapping) | {"at": r.at.isoformat()} for r in rows]
+
+    def audit_export(self, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The whole audit log (or from `since`, UTC), oldest first, streamed for auditors."""
+        query = sa.select(audit_log).order_by(audit_log.c.id)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(yield_per=1000).execute(query)
+            for r in rows:
+                yield dict(r._mapping) | {"at": r.at.isoformat()}
 
     # ------------------------------------------------------------------- purge
 
