@@ -1,4 +1,10 @@
-"""The `faqbot` command: serve, ask, search, validate, export, import, eval, review, staff."""
+"""The `faqbot` command: argument parsing only; `commands.py` does the work.
+
+serve, ask, search, validate, export, import, eval, train-ranker, review, purge,
+staff, audit. Every command resolves its settings the same way
+(`config.settings_from_args`): defaults, the settings file (--config or
+$FAQBOT_CONFIG), FAQBOT_<NAME> variables, then flags.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +13,51 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import SETTINGS, Settings, load_settings
+from .config import CONFIG_ENV, SETTINGS, STAFF_ROLES
+from .version import version
+
+_SETTINGS_NOTE = (f"Settings come from defaults, then the settings file (--config FILE, or "
+                  f"${CONFIG_ENV}), then FAQBOT_<NAME> environment variables, then flags; "
+                  "every command reads them the same way (`faqbot serve --help` lists them).")
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help=f"settings YAML file (default: ${CONFIG_ENV})")
 
 
 def _add_corpus(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", help="corpus directory or .jsonl file (default: bundled)")
-    parser.add_argument("--config", help="settings YAML file")
+    _add_config(parser)
 
 
-def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
-    settings = load_settings(getattr(args, "config", None))
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    if getattr(args, "corpus", None):
-        changes["corpus"] = args.corpus
-    return settings.replace(**changes) if changes else settings
+def _add_store(parser: argparse.ArgumentParser, *, actor: bool = True) -> None:
+    """--db and --config for a command on the database; --actor for one that is audited."""
+    parser.add_argument("--db", help="database URL (default: the db setting, else the SQLite "
+                        "file under data_dir)")
+    _add_config(parser)
+    if actor:
+        parser.add_argument("--actor", help="who is acting, for the audit log (default: the "
+                            "user who ran sudo, else the operating-system user)")
+
+
+def _add_purge(parser: argparse.ArgumentParser) -> None:
+    _add_store(parser)
+    parser.add_argument("--days", type=int, help="override retention_days; 0 deletes every "
+                        "ticket and needs --yes")
+    parser.add_argument("--yes", action="store_true", help="confirm --days 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="faqbot", description="Patient FAQ chatbot for interventional procedures."
+        prog="faqbot", description="Patient FAQ chatbot for interventional procedures.",
+        epilog=_SETTINGS_NOTE,
     )
+    parser.add_argument("--version", action="version", version=f"faqbot {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser(
         "serve", help="run the web server",
-        description="Run the web server. Every setting can also come from --config FILE or "
-        "a FAQBOT_<NAME> environment variable.",
+        description="Run the web server. " + _SETTINGS_NOTE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="settings (config file key / FAQBOT_<NAME>):\n" + "\n".join(
             f"  {s.name:<18} {s.help} (default: {s.default!r})" for s in SETTINGS
@@ -97,40 +122,66 @@ def build_parser() -> argparse.ArgumentParser:
 
     review = sub.add_parser("review", help="staff tickets")
     review_sub = review.add_subparsers(dest="review_command", required=True)
-    for name, text in (("list", "list tickets"), ("show", "show one ticket"),
-                       ("resolve", "resolve a ticket"), ("export", "export tickets"),
+    for name, text in (("list", "list tickets"), ("show", "show one ticket (audited)"),
+                       ("resolve", "resolve a ticket (audited)"),
+                       ("export", "export tickets (audited)"),
                        ("insights", "most-asked unanswered questions and daily rates"),
-                       ("purge", "delete tickets past the retention period")):
+                       ("purge", "delete tickets past the retention period (audited)")):
         p = review_sub.add_parser(name, help=text)
-        p.add_argument("--db", help="database URL")
-        p.add_argument("--config", help="settings YAML file")
+        if name == "purge":
+            _add_purge(p)
+        else:
+            _add_store(p, actor=name in ("show", "resolve", "export"))
         if name == "list":
             p.add_argument("--status", help="open, answered, resolved or dismissed")
             p.add_argument("--json", action="store_true", help="print a JSON array")
         if name in ("show", "resolve"):
             p.add_argument("ticket_id")
         if name == "resolve":
-            p.add_argument("--by", default="cli", help="who resolved it")
+            p.add_argument("--by", help="who resolved it (default: --actor's default)")
         if name == "export":
             p.add_argument("--format", choices=("csv", "json"), default="csv")
         if name == "insights":
             p.add_argument("--json", action="store_true")
-        if name == "purge":
-            p.add_argument("--days", type=int, help="override retention_days")
 
-    staff = sub.add_parser("staff", help="staff accounts")
+    purge = sub.add_parser("purge", help="delete tickets past the retention period (the same "
+                           "as review purge)")
+    _add_purge(purge)
+
+    staff = sub.add_parser("staff", help="staff accounts", epilog=_SETTINGS_NOTE)
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
-    add_user = staff_sub.add_parser("add-user", help="create a staff user (asks for a password)")
+    add_user = staff_sub.add_parser("add-user", help="create a staff user, or set an existing "
+                                    "user's password (asks for it)")
     add_user.add_argument("username")
-    add_user.add_argument("--db", help="database URL")
-    add_user.add_argument("--config", help="settings YAML file")
+    _add_store(add_user)
     add_user.add_argument("--password-stdin", action="store_true",
                           help="read the password from standard input")
-    remove_user = staff_sub.add_parser("remove-user", help="remove a staff user and end "
-                                       "their sessions")
-    remove_user.add_argument("username")
-    remove_user.add_argument("--db", help="database URL")
-    remove_user.add_argument("--config", help="settings YAML file")
+    add_user.add_argument("--role", choices=STAFF_ROLES,
+                          help="role of the user (new users: staff)")
+    listing = staff_sub.add_parser("list", help="list staff users, their role and state")
+    _add_store(listing, actor=False)
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    for name, text in (("remove-user", "remove a staff user and end their sessions"),
+                       ("remove", "the same as remove-user"),
+                       ("disable", "stop a user signing in and end their sessions"),
+                       ("enable", "let a disabled user sign in again")):
+        p = staff_sub.add_parser(name, help=text)
+        p.add_argument("username")
+        _add_store(p)
+    role = staff_sub.add_parser("role", help="set a staff user's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=STAFF_ROLES)
+    _add_store(role)
+
+    audit = sub.add_parser("audit", help="the audit log of staff and command-line actions")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_export = audit_sub.add_parser("export", help="write the audit log to standard "
+                                        "output, oldest first (audited)")
+    _add_store(audit_export)
+    audit_export.add_argument("--format", choices=("csv", "jsonl"), default="jsonl",
+                              help="JSON Lines (default) or CSV")
+    audit_export.add_argument("--since", help="only entries at or after this UTC date or "
+                              "time (2026-11-01 or 2026-11-01T08:00)")
     return parser
 
 

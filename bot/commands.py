@@ -1,4 +1,10 @@
-"""What each `faqbot` sub-command does; argument parsing lives in `cli.py`."""
+"""What each `faqbot` sub-command does; argument parsing lives in `cli.py`.
+
+Settings come from `config.settings_from_args`, the one resolution every
+command shares (this module never imports `cli.py`). Commands that change
+the database write an audit row naming the person acting (`--actor`, else
+the user who ran sudo, else the operating-system user).
+"""
 
 from __future__ import annotations
 
@@ -6,24 +12,71 @@ import argparse
 import csv
 import datetime as dt
 import getpass
-import io
 import json
+import logging
+import os
 import sys
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .assembly import build_bot
-from .config import Settings
+from .config import Settings, settings_from_args
 from .corpus import entry_to_json, load_corpus, read_corpus
+from .logs import replica_label, setup_logging
 from .session_tokens import SessionTokens
-from .store import Store
+from .store import Store, mask_url
 
 
-def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
-    from .cli import _settings as settings_from_args
+def _settings(args: argparse.Namespace, **flags: Any) -> Settings:
+    """The command's settings; logging is set up from them (INFO for serve, else WARNING)."""
+    settings = settings_from_args(args, **flags)
+    setup_logging(settings.log_format, replica_label(settings.replica_name, settings.port),
+                  logging.INFO if args.command == "serve" else logging.WARNING)
+    return settings
 
-    return settings_from_args(args, **overrides)
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid (some containers)
+        return f"uid-{os.getuid()}"
+
+
+def _actor(args: argparse.Namespace) -> str:
+    """Who is acting: --actor, else the person who ran sudo, else the OS user."""
+    explicit = (getattr(args, "actor", None) or "").strip()
+    if explicit:
+        if len(explicit) > 64 or not explicit.isprintable():
+            raise ValueError("--actor takes up to 64 printable characters")
+        return explicit
+    sudo_user = os.environ.get("SUDO_USER", "")
+    return sudo_user if sudo_user and sudo_user != "root" else _os_user()
+
+
+def _audit(store: Store, args: argparse.Namespace, action: str, ticket_id: str | None = None,
+           detail: str = "") -> None:
+    """An audit row for a command-line action; the detail says it came from the CLI."""
+    via = f"cli, os user {_os_user()}"
+    store.audit(_actor(args), action, ticket_id, f"{detail} ({via})" if detail else via)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula (patients and staff typed this text)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _write_csv(rows: Iterable[dict[str, Any]], fields: list[str]) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_safe(v) for k, v in row.items()})
 
 
 def _lines(values: list[str]) -> list[str] | None:
@@ -172,8 +225,12 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .web.app import run
 
-    settings = _settings(args, host=args.host, port=args.port, db=args.db,
+    settings = _settings(args, host=args.host, port=args.port,
                          rate_limit=args.rate_limit, sessions=args.sessions)
+    if settings.staff_secret:
+        # The staff console reads its signing secret from the environment; this
+        # hands it a secret from the settings file too.
+        os.environ["FAQBOT_STAFF_SECRET"] = settings.staff_secret
     run(settings)
     return 0
 
@@ -181,9 +238,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ review
 
 
-def _store(args: argparse.Namespace) -> Store:
-    settings = _settings(args)
-    return Store(args.db or settings.db_url)
+def _store(args: argparse.Namespace, *, create: bool = False) -> Store:
+    """The database the settings name. Unless `create`, a SQLite file must already exist:
+    a command pointed at the wrong place says so instead of making an empty database."""
+    url = _settings(args).db_url
+    if not create and url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path != ":memory:" and not Path(path).exists():
+            raise ValueError(f"no database at {path}; point --db, --config or "
+                             "FAQBOT_DB / FAQBOT_DATA_DIR at the server's database")
+    return Store(url)
+
+
+TICKET_FIELDS = ["id", "kind", "status", "urgent", "created_at", "updated_at", "procedure",
+                 "message", "summary", "handled_by", "staff_reply"]
 
 
 def cmd_review(args: argparse.Namespace) -> int:
@@ -205,28 +273,25 @@ def cmd_review(args: argparse.Namespace) -> int:
         if ticket is None:
             print(f"faqbot: no ticket {args.ticket_id}", file=sys.stderr)
             return 1
-        store.audit("cli", "view", args.ticket_id)
+        _audit(store, args, "view", args.ticket_id)
         print(json.dumps(ticket, ensure_ascii=False, indent=1))
         return 0
     if command == "resolve":
-        if not store.set_status(args.ticket_id, "resolved", args.by):
+        by = args.by or _actor(args)
+        if not store.set_status(args.ticket_id, "resolved", by):
             print(f"faqbot: no ticket {args.ticket_id}", file=sys.stderr)
             return 1
-        store.audit(args.by, "resolve", args.ticket_id)
+        store.audit(by, "resolve", args.ticket_id, f"cli, os user {_os_user()}")
         print(f"resolved {args.ticket_id}")
         return 0
     if command == "export":
         rows = store.list_tickets(limit=1_000_000)
+        # Written before the export leaves the process: patients' words are in it.
+        _audit(store, args, "export", None, f"{len(rows)} tickets as {args.format}")
         if args.format == "json":
             print(json.dumps(rows, ensure_ascii=False))
         else:
-            buffer = io.StringIO()
-            fields = ["id", "kind", "status", "urgent", "created_at", "updated_at", "procedure",
-                      "message", "summary", "handled_by", "staff_reply"]
-            writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-            sys.stdout.write(buffer.getvalue())
+            _write_csv(rows, TICKET_FIELDS)
         return 0
     if command == "insights":
         from .insights import insights
@@ -244,26 +309,69 @@ def cmd_review(args: argparse.Namespace) -> int:
                       f"{day['answer_rate']:.0%}  fallback {day['fallback_rate']:.0%}")
         return 0
     if command == "purge":
-        settings = _settings(args)
-        days = args.days if args.days is not None else settings.retention_days
-        removed = store.purge(days)
-        store.audit("cli", "purge", None, f"older than {days} days: {removed} tickets")
-        print(f"purged {removed} ticket(s) older than {days} days")
-        return 0
+        return cmd_purge(args)
     raise ValueError(f"unknown review command {command}")
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    days = args.days if args.days is not None else settings.retention_days
+    if days < 0:
+        raise ValueError(f"--days must not be negative, got {days}")
+    if days == 0 and not args.yes:
+        print("faqbot: --days 0 deletes every ticket, staff reply and feedback; "
+              "add --yes to do it", file=sys.stderr)
+        return 2
+    store = _store(args)
+    where = mask_url(store.url)
+    removed = store.purge(days)
+    _audit(store, args, "purge", None, f"older than {days} days: {removed} tickets")
+    print(f"purged {removed} ticket(s) older than {days} days from {where}")
+    return 0
+
+
+# ------------------------------------------------------------------- staff
+
+
 def cmd_staff(args: argparse.Namespace) -> int:
+    command = args.staff_command
+    if command == "add-user":
+        return _add_user(args)
+    store = _store(args)
+    where = mask_url(store.url)
+    if command == "list":
+        users = store.list_users()
+        if args.json:
+            print(json.dumps(users, ensure_ascii=False, indent=1))
+            return 0
+        for user in users:
+            state = "disabled" if user["disabled"] else "active"
+            print(f"{user['username']:<24} {user['role']:<6} {state:<8} "
+                  f"sessions {user['sessions']:<3} created {user['created_at']}")
+        print(f"{len(users)} staff user(s) in {where}")
+        return 0
+    name = args.username
+    if command in ("remove-user", "remove"):
+        done, action, said = store.remove_user(name), "remove-user", "removed"
+    elif command in ("disable", "enable"):
+        done = store.set_disabled(name, command == "disable")
+        action, said = f"{command}-user", f"{command}d"
+    elif command == "role":
+        done, action, said = store.set_role(name, args.role), "set-role", f"is now {args.role}"
+    else:
+        raise ValueError(f"unknown staff command {command}")
+    if not done:
+        print(f"faqbot: no staff user {name!r} in {where}", file=sys.stderr)
+        return 1
+    _audit(store, args, action, None, f"{name}: {args.role}" if command == "role" else name)
+    ended = "; their sessions are ended" if action in ("remove-user", "disable-user") else ""
+    print(f"staff user {name} {said}{ended} ({where})")
+    return 0
+
+
+def _add_user(args: argparse.Namespace) -> int:
     from .web.auth import USERNAME, hash_password, password_problem
 
-    store = _store(args)
-    if args.staff_command == "remove-user":
-        if not store.remove_user(args.username):
-            print(f"faqbot: no staff user {args.username!r}", file=sys.stderr)
-            return 1
-        store.audit("cli", "remove-user", None, args.username)
-        print(f"staff user {args.username} removed; their sessions are ended")
-        return 0
     if not USERNAME.fullmatch(args.username):
         print("faqbot: usernames use 1 to 64 of a-z, 0-9, dot, underscore and hyphen",
               file=sys.stderr)
@@ -279,8 +387,47 @@ def cmd_staff(args: argparse.Namespace) -> int:
     if problem:
         print(f"faqbot: {problem}", file=sys.stderr)
         return 1
-    store.add_user(args.username, hash_password(password))
-    store.audit("cli", "add-user", None, args.username)
-    print(f"staff user {args.username} saved")
+    # The first user may come before the server's first start: the database is created.
+    store = _store(args, create=True)
+    store.add_user(args.username, hash_password(password), args.role)
+    _audit(store, args, "add-user", None,
+           args.username + (f": {args.role}" if args.role else ""))
+    print(f"staff user {args.username} saved in {mask_url(store.url)}")
     return 0
 
+
+# ------------------------------------------------------------------- audit
+
+
+def _since(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"--since: expected a date or time like 2026-11-01 or "
+                         f"2026-11-01T08:00, got {value!r}") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+AUDIT_FIELDS = ["id", "at", "username", "action", "ticket_id", "detail"]
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    if args.audit_command != "export":
+        raise ValueError(f"unknown audit command {args.audit_command}")
+    since = _since(args.since)
+    store = _store(args)
+    rows = store.audit_export(since)
+    if args.format == "csv":
+        _write_csv(rows, AUDIT_FIELDS)
+    else:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    # After the rows: the export's own entry is in the next one, not this one.
+    _audit(store, args, "audit-export", None,
+           f"{args.format}" + (f" since {since.isoformat()}" if since else ""))
+    return 0

@@ -28,7 +28,7 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 def test_help_lists_every_command() -> None:
     result = run("--help")
     for command in ("serve", "ask", "search", "validate", "export", "import", "eval", "review",
-                    "staff"):
+                    "purge", "staff", "audit"):
         assert command in result.stdout
     serve = run("serve", "--help").stdout
     for option in ("--host", "--port", "--corpus", "--db", "--rate-limit", "--sessions"):
@@ -143,7 +143,9 @@ def test_review_commands(tmp_path: Path) -> None:
     assert json.loads(run("review", "list", "--db", db, "--status", "open", "--json").stdout) == []
     csv_out = run("review", "export", "--db", db).stdout
     assert csv_out.startswith("id,kind,status") and ticket in csv_out
-    assert run("review", "purge", "--db", db, "--days", "0").returncode == 0
+    assert run("review", "purge", "--db", db, "--days", "0").returncode == 2  # needs --yes
+    assert store.get_ticket(ticket) is not None
+    assert run("review", "purge", "--db", db, "--days", "0", "--yes").returncode == 0
     assert run("review", "list", "--db", db, "--status", "nope").returncode == 2
 
 
