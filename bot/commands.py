@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -255,7 +256,13 @@ TICKET_FIELDS = ["id", "kind", "status", "urgent", "created_at", "updated_at", "
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    store = _store(args)
+    if args.review_command == "purge":
+        return cmd_purge(args)
+    with closing(_store(args)) as store:
+        return _review(args, store)
+
+
+def _review(args: argparse.Namespace, store: Store) -> int:
     command = args.review_command
     if command == "list":
         rows = store.list_tickets(status=args.status)
@@ -308,8 +315,6 @@ def cmd_review(args: argparse.Namespace) -> int:
                 print(f"  {day['day']}  messages {day['messages']:>4}  answered "
                       f"{day['answer_rate']:.0%}  fallback {day['fallback_rate']:.0%}")
         return 0
-    if command == "purge":
-        return cmd_purge(args)
     raise ValueError(f"unknown review command {command}")
 
 
@@ -322,10 +327,10 @@ def cmd_purge(args: argparse.Namespace) -> int:
         print("faqbot: --days 0 deletes every ticket, staff reply and feedback; "
               "add --yes to do it", file=sys.stderr)
         return 2
-    store = _store(args)
-    where = mask_url(store.url)
-    removed = store.purge(days)
-    _audit(store, args, "purge", None, f"older than {days} days: {removed} tickets")
+    with closing(_store(args)) as store:
+        where = mask_url(store.url)
+        removed = store.purge(days)
+        _audit(store, args, "purge", None, f"older than {days} days: {removed} tickets")
     print(f"purged {removed} ticket(s) older than {days} days from {where}")
     return 0
 
@@ -334,10 +339,14 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_staff(args: argparse.Namespace) -> int:
-    command = args.staff_command
-    if command == "add-user":
+    if args.staff_command == "add-user":
         return _add_user(args)
-    store = _store(args)
+    with closing(_store(args)) as store:
+        return _staff(args, store)
+
+
+def _staff(args: argparse.Namespace, store: Store) -> int:
+    command = args.staff_command
     where = mask_url(store.url)
     if command == "list":
         users = store.list_users()
@@ -388,11 +397,11 @@ def _add_user(args: argparse.Namespace) -> int:
         print(f"faqbot: {problem}", file=sys.stderr)
         return 1
     # The first user may come before the server's first start: the database is created.
-    store = _store(args, create=True)
-    store.add_user(args.username, hash_password(password), args.role)
-    _audit(store, args, "add-user", None,
-           args.username + (f": {args.role}" if args.role else ""))
-    print(f"staff user {args.username} saved in {mask_url(store.url)}")
+    with closing(_store(args, create=True)) as store:
+        store.add_user(args.username, hash_password(password), args.role)
+        _audit(store, args, "add-user", None,
+               args.username + (f": {args.role}" if args.role else ""))
+        print(f"staff user {args.username} saved in {mask_url(store.url)}")
     return 0
 
 
@@ -419,15 +428,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.audit_command != "export":
         raise ValueError(f"unknown audit command {args.audit_command}")
     since = _since(args.since)
-    store = _store(args)
-    rows = store.audit_export(since)
-    if args.format == "csv":
-        _write_csv(rows, AUDIT_FIELDS)
-    else:
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-    # After the rows: the export's own entry is in the next one, not this one.
-    _audit(store, args, "audit-export", None,
-           f"{args.format}" + (f" since {since.isoformat()}" if since else ""))
+    with closing(_store(args)) as store:
+        rows = store.audit_export(since)
+        if args.format == "csv":
+            _write_csv(rows, AUDIT_FIELDS)
+        else:
+            for row in rows:
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        # After the rows: the export's own entry is in the next one, not this one.
+        _audit(store, args, "audit-export", None,
+               f"{args.format}" + (f" since {since.isoformat()}" if since else ""))
     return 0

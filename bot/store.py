@@ -512,7 +512,7 @@ class Store:
     # ---------------------------------------------------------------- audit log
 
     def audit(self, username: str, action: str, ticket_id: str | None = None,
-              detail: str = "") -> None:
+              detail: str | None = "") -> None:
         with self.engine.begin() as conn:
             conn.execute(audit_log.insert().values(
                 at=_now(), username=username, action=action, ticket_id=ticket_id, detail=detail))
@@ -535,13 +535,16 @@ class Store:
     # ------------------------------------------------------------------- purge
 
     def purge(self, days: int) -> int:
-        """Delete tickets, staff messages and feedback older than `days`."""
+        """Delete tickets, staff messages and feedback older than `days`.
+
+        Times are kept to the second, so `<=`: purge(0) deletes what was written
+        this very second too, which is what "0 days" promises."""
         cutoff = _now() - dt.timedelta(days=days)
         with self.engine.begin() as conn:
-            old = conn.execute(tickets.delete().where(tickets.c.created_at < cutoff)).rowcount
-            conn.execute(staff_messages.delete().where(staff_messages.c.created_at < cutoff))
-            conn.execute(feedback.delete().where(feedback.c.created_at < cutoff))
-            conn.execute(reply_log.delete().where(reply_log.c.at < cutoff))
+            old = conn.execute(tickets.delete().where(tickets.c.created_at <= cutoff)).rowcount
+            conn.execute(staff_messages.delete().where(staff_messages.c.created_at <= cutoff))
+            conn.execute(feedback.delete().where(feedback.c.created_at <= cutoff))
+            conn.execute(reply_log.delete().where(reply_log.c.at <= cutoff))
         return int(old)
 
 
