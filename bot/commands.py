@@ -28,6 +28,7 @@ from .corpus import entry_to_json, load_corpus, read_corpus
 from .logs import replica_label, setup_logging
 from .session_tokens import SessionTokens
 from .store import Store, mask_url
+from .version import version
 
 
 def _settings(args: argparse.Namespace, **flags: Any) -> Settings:
@@ -232,6 +233,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # The staff console reads its signing secret from the environment; this
         # hands it a secret from the settings file too.
         os.environ["FAQBOT_STAFF_SECRET"] = settings.staff_secret
+    sessions = settings.sessions if settings.sessions == "memory" else mask_url(settings.sessions)
+    # Which version ran against which stores, in the log an auditor keeps.
+    logging.getLogger("faqbot").info("faqbot %s starting: database %s, sessions %s",
+                                     version(), mask_url(settings.db_url), sessions)
     run(settings)
     return 0
 

@@ -138,6 +138,10 @@ def test_serve_writes_json_lines(tmp_path) -> None:  # type: ignore[no-untyped-d
     assert records, err
     assert all(r["replica"] == "blue" and r["time"].endswith("Z") for r in records)
     assert any(r["logger"] == "faqbot.access" for r in records)
+    from bot.version import version
+
+    assert any(r["message"].startswith(f"faqbot {version()} starting: database sqlite:///")
+               for r in records)
 
 
 def test_serve_hands_the_settings_staff_secret_to_the_console(  # type: ignore[no-untyped-def]
