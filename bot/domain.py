@@ -152,3 +152,58 @@ class SessionState:
     # The question as last understood ("and for a biopsy?" means the one before).
     last_query: str | None = None
     language: str = "en"
+
+
+# Reply types that put a person in the loop: the patient was handed over to staff.
+HANDED_OVER: tuple[str, ...] = ("handoff", "fallback", "emergency", "urgent")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A question or event left for staff, as the console and the teaching
+    use cases see it (the store keeps it as a row; `from_row` reads one)."""
+
+    id: str
+    kind: str
+    status: str
+    message: str
+    session_id: str = ""
+    urgent: bool = False
+    summary: str = ""
+    procedure: str | None = None
+    turns: tuple[Turn, ...] = ()
+    candidates: tuple[Match, ...] = ()
+    created_at: str | None = None
+    updated_at: str | None = None
+    handled_by: str | None = None
+    staff_reply: str | None = None
+    notify_error: str | None = None
+    repeats: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.urgent and self.kind == "emergency"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Ticket:
+        """A ticket from the store's dict; unknown keys are ignored, so a new
+        column does not break readers."""
+        turns = tuple(
+            Turn(user=str(t.get("user") or ""), bot=str(t.get("bot") or ""),
+                 type=str(t.get("type") or ""), faq_id=t.get("faq_id"))
+            for t in row.get("turns") or () if isinstance(t, dict))
+        candidates = tuple(
+            Match(str(c["faq_id"]), float(c.get("score") or 0.0))
+            for c in row.get("candidates") or () if isinstance(c, dict) and c.get("faq_id"))
+        return cls(
+            id=str(row["id"]), kind=str(row["kind"]), status=str(row["status"]),
+            message=str(row.get("message") or ""), session_id=str(row.get("session_id") or ""),
+            urgent=bool(row.get("urgent")), summary=str(row.get("summary") or ""),
+            procedure=row.get("procedure"), turns=turns, candidates=candidates,
+            created_at=row.get("created_at"), updated_at=row.get("updated_at"),
+            handled_by=row.get("handled_by"), staff_reply=row.get("staff_reply"),
+            notify_error=row.get("notify_error"), repeats=int(row.get("repeats") or 0))

@@ -12,8 +12,10 @@ import yaml
 from bot.assembly import build_bot
 from bot.config import load_settings
 from bot.store import Store
-from bot.web.app import BOT, SETTINGS, create_app, sync_corpus_once
+from bot.web.app import create_app
 from bot.web.auth import COOKIE, hash_password
+from bot.web.keys import BOT, SETTINGS
+from bot.web.poller import sync_corpus_once
 
 ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "nurse.jo", "correct-horse-battery"
@@ -163,7 +165,7 @@ def test_staff_sessions_time_out(store):
 
 
 async def test_sign_in_is_throttled_before_argon2_runs(client, store, monkeypatch):
-    import bot.web.staff as staff
+    import bot.web.staff.signin as staff
 
     for _ in range(10):
         assert (await login(client, password="wrong-password-123")).status == 401

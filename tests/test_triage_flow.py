@@ -12,7 +12,8 @@ from bot.assembly import build_bot
 from bot.config import load_settings
 from bot.engine import Bot, MemoryTickets
 from bot.store import Store
-from bot.web.app import SETTINGS, create_app
+from bot.web.app import create_app
+from bot.web.keys import SETTINGS
 
 
 class BrokenTickets(MemoryTickets):

@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from ..store import Store
+from .retry import Undeliverable, post_json
 
 log = logging.getLogger("faqbot.notify")
 DELAYS: Sequence[float] = (0.5, 1.0, 2.0)
@@ -42,23 +43,13 @@ class Notifier:
         text = (f"{urgent}faqbot: new {kind} ticket {ticket_id}"
                 f"{' about ' + procedure if procedure else ''}. Open the staff console to "
                 "review it.")
-        error = "no attempt made"
-        for attempt, delay in enumerate((0.0, *self.delays)):
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                session = self._client()
-                async with session.post(self.url, json={"text": text}) as response:
-                    if response.status < 300:
-                        return
-                    error = f"HTTP {response.status}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = type(exc).__name__
-            log.warning("notification for %s failed (attempt %d): %s", ticket_id, attempt + 1,
-                        error)
-        await asyncio.to_thread(self.store.set_notify_error, ticket_id,
-                                f"staff notification failed after {len(self.delays) + 1} "
-                                f"attempts: {error}")
+        try:
+            await post_json(self._client(), self.url, {"text": text}, delays=self.delays,
+                            what=f"notification for {ticket_id}")
+        except Undeliverable as exc:
+            await asyncio.to_thread(self.store.set_notify_error, ticket_id,
+                                    f"staff notification failed after {exc.tries} "
+                                    f"attempts: {exc.error}")
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

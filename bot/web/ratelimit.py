@@ -17,12 +17,19 @@ log = logging.getLogger("faqbot.ratelimit")
 
 
 class Limiter(Protocol):
-    """Counts a client's request; returns 0 if allowed, else seconds to wait."""
+    """Counts a client's request; returns 0 if allowed, else seconds to wait.
+
+    `remote` says whether `hit` makes a network call (the web layer then
+    runs it in a thread, off the event loop)."""
+
+    remote: bool
 
     def hit(self, client: str) -> int: ...
 
 
 class RateLimiter:
+    remote = False
+
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
                  max_clients: int = 100_000) -> None:
         self.per_minute = per_minute
@@ -51,6 +58,8 @@ class RateLimiter:
 
 class RedisRateLimiter:
     """The same contract over Redis: INCR a per-client key that EXPIREs after 60 s."""
+
+    remote = True
 
     def __init__(self, per_minute: int, url_or_client: Any, prefix: str = "faqbot:") -> None:
         from ..sessions import redis_client

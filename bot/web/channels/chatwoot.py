@@ -26,20 +26,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from ...domain import Reply
-from ..app import SETTINGS, STORE, answer, json_error, parse_json_object
+from ...domain import HANDED_OVER, Reply
+from ..keys import SETTINGS, STORE
+from ..replies import answer, bubbles
+from ..requests import json_error, parse_json_object
+from ..retry import Undeliverable, doubling, post_json
 
 log = logging.getLogger("faqbot.chatwoot")
 
 # Chatwoot payloads carry the whole conversation object; allow more than the
 # patient-facing API's body limit, but not without bound.
 MAX_EVENT_BYTES = 256 * 1024
-HANDED_OVER = ("handoff", "fallback", "emergency", "urgent")
 WEB_WIDGET = "Channel::WebWidget"
-
-
-class Undeliverable(Exception):
-    """Chatwoot's API refused or could not be reached, after the retries."""
 
 
 @dataclass
@@ -185,7 +183,7 @@ async def post_chatwoot(request: web.Request) -> web.Response:
         reply = await answer(request, content, session_id)
         procedure = reply.procedure
         if reply.ticket_id and reply.type in HANDED_OVER:
-            ticket = request.app[STORE].get_ticket(reply.ticket_id)
+            ticket = await asyncio.to_thread(request.app[STORE].get_ticket, reply.ticket_id)
             procedure = (ticket or {}).get("procedure") or procedure
         plan = _plan(reply, channel, procedure)
         reply_type, ticket_id = reply.type, reply.ticket_id
@@ -217,20 +215,18 @@ def _message(text: str) -> dict[str, Any]:
 
 def _plan(reply: Reply, channel: Any, procedure: str | None = None) -> list[Call]:
     calls: list[Call] = []
-    if reply.disclaimer:
-        calls.append(Call("/messages", _message(reply.disclaimer), "disclaimer"))
-    questions = [s.question for s in reply.suggestions]
-    if questions and channel in (WEB_WIDGET, None):
-        calls.append(Call("/messages", {
-            **_message(reply.text), "content_type": "input_select",
-            "content_attributes": {"items": [{"title": q, "value": q} for q in questions]},
-        }, "reply"))
-    elif questions:
-        # Option buttons render only in the website widget; elsewhere list them.
-        listed = "\n".join(f"- {q}" for q in questions)
-        calls.append(Call("/messages", _message(f"{reply.text}\n{listed}"), "reply"))
-    else:
-        calls.append(Call("/messages", _message(reply.text), "reply"))
+    for bubble in bubbles(reply):
+        if not bubble.options:
+            calls.append(Call("/messages", _message(bubble.text), bubble.what))
+        elif channel in (WEB_WIDGET, None):
+            calls.append(Call("/messages", {
+                **_message(bubble.text), "content_type": "input_select",
+                "content_attributes": {"items": [{"title": o, "value": o}
+                                                 for o in bubble.options]},
+            }, bubble.what))
+        else:
+            # Option buttons render only in the website widget; elsewhere list them.
+            calls.append(Call("/messages", _message(bubble.listed()), bubble.what))
     if reply.type in HANDED_OVER:
         calls.append(Call("/messages", {"content": _note(reply, procedure),
                                         "message_type": "outgoing",
@@ -283,7 +279,8 @@ async def _deliver(app: web.Application, base: str, plan: list[Call],
             log.error("chatwoot: %s failed for %s: %s", call.what, base, exc)
     if failures and ticket_id:
         try:
-            app[STORE].set_notify_error(ticket_id, "chatwoot: " + "; ".join(failures))
+            await asyncio.to_thread(app[STORE].set_notify_error, ticket_id,
+                                    "chatwoot: " + "; ".join(failures))
         except Exception:  # the store is down too: the log is all that is left
             log.exception("chatwoot: could not record delivery failure on %s", ticket_id)
 
@@ -292,21 +289,7 @@ async def _send(app: web.Application, url: str, body: dict[str, Any]) -> None:
     state = app[CHATWOOT]
     settings = app[SETTINGS]
     if state.http is None:
-        raise Undeliverable("HTTP client not running")
-    headers = {"api_access_token": settings.chatwoot_bot_token}
-    delay = state.backoff
-    error = "no attempt made"
-    for attempt in range(1, state.tries + 1):
-        try:
-            async with state.http.post(url, json=body, headers=headers) as response:
-                if response.status < 300:
-                    return
-                error = f"HTTP {response.status}"
-                if response.status != 429 and response.status < 500:
-                    raise Undeliverable(error)  # a 4xx will not get better by retrying
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:200]
-        if attempt < state.tries:
-            await asyncio.sleep(delay)
-            delay *= 2
-    raise Undeliverable(f"{error} after {state.tries} tries")
+        raise Undeliverable("HTTP client not running", 0)
+    await post_json(state.http, url, body, delays=doubling(state.backoff, state.tries),
+                    headers={"api_access_token": settings.chatwoot_bot_token},
+                    retry_refusals=False, what=f"chatwoot call to {url}")

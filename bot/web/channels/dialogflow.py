@@ -18,7 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ..app import BOT, SETTINGS, answer, check_rate, read_json, text_field
+from ...domain import HANDED_OVER
+from ..keys import BOT, SETTINGS
+from ..replies import answer, bubbles
+from ..requests import check_rate, read_json, text_field
 
 
 def setup_dialogflow(app: web.Application) -> None:
@@ -75,20 +78,19 @@ async def post_dialogflow(request: web.Request) -> web.Response:
     if not signed_in and not request.app[BOT].check_red_flags(text):
         # Open to anyone, like the public JSON API, so rate-limited like it;
         # a red flag is answered whatever the rate.
-        check_rate(request)
+        await check_rate(request)
     session = _session(data)
     reply = await answer(request, text, session)
 
     messages: list[dict[str, Any]] = []
-    if reply.disclaimer:
-        messages.append({"text": {"text": [reply.disclaimer]}})
-    messages.append({"text": {"text": [reply.text]}})
-    if reply.suggestions:
-        title = ("Did you mean:" if reply.type in ("clarify", "fallback")
-                 else "You might also ask:")
-        messages.append({"quickReplies": {
-            "title": title, "quickReplies": [s.question for s in reply.suggestions]}})
-    full_text = f"{reply.disclaimer}\n\n{reply.text}" if reply.disclaimer else reply.text
+    for bubble in bubbles(reply):
+        messages.append({"text": {"text": [bubble.text]}})
+        if bubble.options:
+            title = ("Did you mean:" if reply.type in ("clarify", "fallback")
+                     else "You might also ask:")
+            messages.append({"quickReplies": {"title": title,
+                                              "quickReplies": list(bubble.options)}})
+    full_text = "\n\n".join(bubble.text for bubble in bubbles(reply))
     return web.json_response({
         "fulfillmentText": full_text,
         "fulfillmentMessages": messages,
@@ -97,7 +99,7 @@ async def post_dialogflow(request: web.Request) -> web.Response:
             "type": reply.type,
             "faq_id": reply.faq_id,
             "ticket_id": reply.ticket_id,
-            "handoff": reply.type in ("handoff", "fallback", "emergency", "urgent"),
+            "handoff": reply.type in HANDED_OVER,
             "emergency": reply.type == "emergency",
             "suggestions": [{"faq_id": s.faq_id, "question": s.question}
                             for s in reply.suggestions],

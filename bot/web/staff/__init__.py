@@ -1,0 +1,47 @@
+"""The staff console: queue, tickets, replies, teaching, insights, audit log.
+
+Server-rendered HTML forms from Jinja2 templates with autoescape (the CSP
+forbids inline scripts and styles; the look comes from /static/staff.css).
+`guard.py` checks the session and CSRF token before any handler runs;
+`signin.py` signs in and out; `pages.py` and `tickets.py` are thin handlers;
+`api.py` is the JSON API for scripts (bearer token).
+"""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp import web
+
+from ..auth import LoginThrottle, Signer
+from .api import api_ticket, api_tickets
+from .guard import SIGNER, THROTTLE
+from .pages import audit_page, insights_page, queue_page
+from .render import TEMPLATES, environment
+from .signin import login_form, login_submit, logout
+from .tickets import ACTIONS, ticket_page
+
+
+def setup_staff(app: web.Application) -> None:
+    secret = os.environ.get("FAQBOT_STAFF_SECRET", "")
+    # Replicas that share FAQBOT_STAFF_SECRET accept each other's cookies;
+    # without it each process signs with its own random secret.
+    app[SIGNER] = Signer(secret.encode() if secret else None)
+    app[THROTTLE] = LoginThrottle()
+    app[TEMPLATES] = environment()
+    r = app.router
+    r.add_get("/staff/login", login_form)
+    r.add_post("/staff/login", login_submit)
+    r.add_post("/staff/logout", logout)
+    r.add_get("/staff", queue_page)
+    r.add_get("/staff/", queue_page)
+    r.add_get("/staff/tickets/{ticket_id}", ticket_page)
+    for action, handler in ACTIONS.items():
+        r.add_post(f"/staff/tickets/{{ticket_id}}/{action}", handler)
+    r.add_get("/staff/insights", insights_page)
+    r.add_get("/staff/audit", audit_page)
+    r.add_get("/staff/api/tickets", api_tickets)
+    r.add_get("/staff/api/tickets/{ticket_id}", api_ticket)
+
+
+__all__ = ["SIGNER", "setup_staff"]
