@@ -105,15 +105,17 @@ def test_cli_commands_log_in_the_chosen_format(  # type: ignore[no-untyped-def]
 def test_serve_writes_json_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A real `faqbot serve` with log_format json: every stderr line is one JSON record."""
     import os
+    import socket
     import subprocess
     import sys
     import time
     import urllib.request
 
     from tests.conftest import ROOT
-    from tests.test_cli import free_port
 
-    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
     env = {**os.environ, "FAQBOT_DATA_DIR": str(tmp_path), "FAQBOT_LOG_FORMAT": "json",
            "FAQBOT_REPLICA_NAME": "blue"}
     server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port),
