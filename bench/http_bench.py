@@ -16,17 +16,18 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FAQBOT = ROOT / ".venv" / "bin" / "faqbot"
+sys.path.insert(0, str(ROOT / "tools"))
+from servers import free_port, wait_http  # noqa: E402
+
 CONCURRENCY = (1, 8, 32, 64)
 DURATION = 10
 QUESTIONS = (
@@ -48,26 +49,6 @@ request = function()
                     {["Content-Type"] = "application/json"}, bodies[(n %% #bodies) + 1])
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return time.perf_counter() - started
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
 def post(url: str, text: str) -> bytes:
@@ -155,7 +136,7 @@ def main() -> None:
                 stdout=ours_log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
             procs.append(ours)
             urls = {"ours": f"http://127.0.0.1:{ours_port}"}
-            wait_ready(f"{urls['ours']}/healthz", ours)
+            wait_http(f"{urls['ours']}/healthz", 120, ours)
             sizes = [len(post(f"{urls['ours']}/api/v1/messages", q)) for q in QUESTIONS]
             results["reply_bytes"] = round(sum(sizes) / len(sizes))
             bare = subprocess.Popen(
@@ -164,7 +145,7 @@ def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
             procs.append(bare)
             urls["bare"] = f"http://127.0.0.1:{bare_port}"
-            wait_ready(f"{urls['bare']}/healthz", bare)
+            wait_http(f"{urls['bare']}/healthz", 120, bare)
             results["bare_reply_bytes"] = len(post(f"{urls['bare']}/api/v1/messages",
                                                    QUESTIONS[0]))
             for name in ("ours", "bare"):  # warm-up

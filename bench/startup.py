@@ -20,20 +20,13 @@ import urllib.request
 from pathlib import Path
 
 from http_bench import stop  # bench/ is on sys.path when a bench script runs
+from servers import free_port  # http_bench put tools/ on sys.path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FAQBOT = ROOT / ".venv" / "bin" / "faqbot"
 MEDQUAD = Path("/work/shared/data/medquad.jsonl")
 REPEATS = 3
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def time_start(corpus: Path | None, timeout: float = 300, cache_dir: str | None = None) -> dict:

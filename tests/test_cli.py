@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from bot.store import Store
 from tests.conftest import ROOT
+from tools.servers import free_port, wait_http
 
 FAQBOT = [sys.executable, "-m", "bot.cli"]
 
@@ -88,12 +87,6 @@ def test_bad_corpus_path_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a corpus directory" in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_killed_server_loses_no_acknowledged_ticket(tmp_path: Path) -> None:
     """The store commits before the reply is sent: SIGKILL right after the reply."""
     port = free_port()
@@ -103,13 +96,7 @@ def test_killed_server_loses_no_acknowledged_ticket(tmp_path: Path) -> None:
                                "--rate-limit", "0"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_http(f"http://127.0.0.1:{port}/healthz", 60, server)
         tickets = []
         for text in ("can I talk to a nurse", "what's the weather tomorrow",
                      "crushing chest pain"):
