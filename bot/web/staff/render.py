@@ -25,7 +25,7 @@ NOTICES = {
 }
 
 # Bidirectional controls in a patient's words could reorder the page around
-# them; they are removed and the words isolated in <bdi>.
+# them; they are removed, and the `patient` macro isolates the words in a bdi element.
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 
