@@ -7,6 +7,7 @@ import asyncio
 
 from aiohttp import web
 
+from ...domain import Ticket
 from ...insights import insights
 from ...store import KINDS, STATUSES
 from ..keys import STORE
@@ -14,9 +15,9 @@ from .guard import Staff, staff_page
 from .render import render
 
 
-def _first(ticket: dict[str, object]) -> tuple[bool, bool]:
+def _first(ticket: Ticket) -> tuple[bool, bool]:
     # Urgent emergencies first, then other urgent tickets, newest first within each.
-    return (not (ticket["urgent"] and ticket["kind"] == "emergency"), not ticket["urgent"])
+    return (not ticket.is_emergency, not ticket.urgent)
 
 
 @staff_page
@@ -28,14 +29,14 @@ async def queue_page(request: web.Request, staff: Staff) -> web.StreamResponse:
     search = request.query.get("q", "").strip()[:200]
     rows = await asyncio.to_thread(request.app[STORE].list_tickets, status=status or None,
                                    kind=kind or None, search=search or None)
-    rows.sort(key=_first)
+    tickets = sorted((Ticket.from_row(row) for row in rows), key=_first)
     described = ", ".join(x for x in (status or "any status", kind or "any kind",
                                       f'matching "{search}"' if search else "") if x)
-    return render(request, "queue.html", staff=staff, current="/staff", tickets=rows,
+    return render(request, "queue.html", staff=staff, current="/staff", tickets=tickets,
                   statuses=STATUSES, kinds=KINDS, chosen_status=status, chosen_kind=kind,
                   search=search,
                   described=described,
-                  urgent_open=sum(1 for t in rows if t["urgent"] and t["status"] == "open"))
+                  urgent_open=sum(1 for t in tickets if t.urgent and t.is_open))
 
 
 @staff_page
