@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, overload
 
 import numpy as np
 
@@ -249,43 +249,68 @@ class Bot:
 
         prepared = analyzer.prepare(text)
         named = analyzer.procedures_named(prepared)
-        intent = self.intents.match(text)
-        if intent and intent.name == "handoff":
+        route = self.route(text, prepared, named)
+        if route == "handoff":
             return self._finish(state, redacted, self._handoff(state, redacted, base, named))
-        if intent and intent.name in self.intents.intents.smalltalk_replies:
-            reply_text = self.intents.intents.smalltalk_replies[intent.name].format(
+        if route in self.intents.intents.smalltalk_replies:
+            reply_text = self.intents.intents.smalltalk_replies[route].format(
                 emergency_number=self.settings.emergency_number)
-            reply = base(type="smalltalk", text=reply_text, reason=intent.name)
+            reply = base(type="smalltalk", text=reply_text, reason=route)
             return self._finish(state, redacted, reply)
-
-        if intent and intent.name == "personal":
+        if route == "personal":
             # The bot cannot see records and must not diagnose: the care team answers.
             ticket = self._ticket("fallback", state, redacted, (), named)
             text = self.intents.intents.personal_reply.format(ticket_id=ticket)
             reply = base(type="fallback", text=text, ticket_id=ticket,
                          reason="needs the patient's own care team")
             return self._finish(state, redacted, reply)
-        if (intent and intent.name == "out_of_scope" and not named) or not _has_known_word(
-            prepared, analyzer
-        ):
+        answer = (self._answer_from(index, text, prepared, named, state, redacted, base,
+                                    ENGLISH, only_if_confident=route == "doubtful")
+                  if route != "out_of_scope" else None)
+        if answer is None:
             ticket = self._ticket("fallback", state, redacted, (), named)
-            reply = base(type="fallback", text=self.intents.intents.out_of_scope_reply,
-                         ticket_id=ticket, reason="out of scope")
-            return self._finish(state, redacted, reply)
+            answer = base(type="fallback", text=self.intents.intents.out_of_scope_reply,
+                          ticket_id=ticket, reason="out of scope")
+        return self._finish(state, redacted, answer)
 
-        reply = self._answer_from(index, text, prepared, named, state, redacted, base, ENGLISH)
-        return self._finish(state, redacted, reply)
+    def route(self, text: str, prepared: str, named: Sequence[str]) -> str:
+        """Where an English message goes after the red-flag check: an intent's
+        name (handoff, a smalltalk kind, personal), "out_of_scope",
+        "doubtful" (an out-of-scope word, answered only if an entry answers
+        it confidently: "can I get an uber home after sedation?") or
+        "retrieve". Training uses it to sweep only the messages the answer
+        bar decides."""
+        intent = self.intents.match(text)
+        if intent and intent.name != "out_of_scope":
+            return intent.name
+        if not _has_known_word(prepared, self._index.analyzer):
+            return "out_of_scope"
+        return "doubtful" if intent and not named else "retrieve"
+
+    @overload
+    def _answer_from(self, index: Index, text: str, prepared: str, named: list[str],
+                     state: SessionState, ticket_text: str, base: Callable[..., Reply],
+                     texts: dict[str, str]) -> Reply: ...
+
+    @overload
+    def _answer_from(self, index: Index, text: str, prepared: str, named: list[str],
+                     state: SessionState, ticket_text: str, base: Callable[..., Reply],
+                     texts: dict[str, str], *, only_if_confident: bool) -> Reply | None: ...
 
     def _answer_from(self, index: Index, text: str, prepared: str, named: list[str],
                      state: SessionState, ticket_text: str, base: Callable[..., Reply],
-                     texts: dict[str, str]) -> Reply:
-        """Retrieve, decide and reply from one language's index, in its words."""
+                     texts: dict[str, str], *, only_if_confident: bool = False
+                     ) -> Reply | None:
+        """Retrieve, decide and reply from one language's index, in its words;
+        with `only_if_confident`, None unless the decision is to answer."""
         query, context = self._in_context(text, prepared, named, state, index)
-        state.last_query = redact(query)
         candidates = self.candidates(query, context, index)
         decision = decide_calibrated(candidates, index.entries, self.point_for(index),
                                      self.settings.thresholds,
                                      procedure_known=bool(context.named or context.remembered))
+        if only_if_confident and decision.type != "answer":
+            return None
+        state.last_query = redact(query)
         reply = self._from_decision(decision, index.entries, state, ticket_text, base,
                                     candidates, named, texts)
         if reply.type == "answer" and reply.procedure and reply.procedure != "general":

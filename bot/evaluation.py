@@ -28,13 +28,16 @@ OUTCOMES = ("right", "wrong", "clarify_right", "clarify_wrong", "fallback", "red
 # reported, not gated: it is scored once). Strict: a clarify or a fallback is
 # never counted as right, whatever its first suggestion.
 FLOORS = {
-    "correct_of_answerable": (">=", 0.80),
+    # Set on the dev split as it stands since the twelve procedure families of
+    # 0.2 brought their own blind messages (dev-new-families.yaml): harder
+    # than the old dev split alone, where the floor for right answers was 0.80.
+    "correct_of_answerable": (">=", 0.70),
     "wrong_of_all": ("<=", 0.03),
     "clarify_of_all": ("<=", 0.10),
-    "fallback_of_answerable": ("<=", 0.12),
+    "fallback_of_answerable": ("<=", 0.20),
     "declined_of_unanswerable": (">=", 0.92),
-    "turns_correct": (">=", 0.78),
-    "points_above_bm25": (">=", -0.06),
+    "turns_correct": (">=", 0.74),
+    "points_above_bm25": (">=", -0.12),
 }
 
 
@@ -130,6 +133,22 @@ class Report:
         out += ["", "## Safety and intent misses (set, message, got)", ""]
         out += [f"- {s}: {q!r} -> {t}" for s, q, t in self.safety_misses]
         return "\n".join(out) + "\n"
+
+
+def read_split(directory: Path, name: str) -> dict[str, Any] | None:
+    """One split: `{name}.yaml` and any `{name}-*.yaml` parts (sets written
+    later, or a retired sealed test kept as training data), merged; None when
+    there is none."""
+    paths = [directory / f"{name}.yaml", *sorted(directory.glob(f"{name}-*.yaml"))]
+    merged: dict[str, Any] = {"questions": [], "conversations": []}
+    found = False
+    for path in paths:
+        if path.exists():
+            found = True
+            data = _load(path) or {}
+            merged["questions"] += data.get("questions") or []
+            merged["conversations"] += data.get("conversations") or []
+    return merged if found else None
 
 
 def _load(path: Path) -> Any:
@@ -232,11 +251,11 @@ def run_evaluation(settings: Settings, tests_dir: Path,
         report.previous = _load(previous) or {}
     for name in splits:
         # "es-dev" reads tests/eval/split_es/dev.yaml: the Spanish messages.
-        path = (tests_dir / "eval" / "split_es" / f"{name.removeprefix('es-')}.yaml"
-                if name.startswith("es-") else split_dir / f"{name}.yaml")
-        if not path.exists():
+        data = (read_split(tests_dir / "eval" / "split_es", name.removeprefix("es-"))
+                if name.startswith("es-") else read_split(split_dir, name))
+        if data is None:
             continue
-        split = evaluate_split(bot, name, _load(path))
+        split = evaluate_split(bot, name, data)
         report.splits[name] = split
         report.misses += split.misses
     _heldout(bot, tests_dir / "heldout" / "questions.yaml", report)

@@ -4,8 +4,9 @@ TF-IDF proposes candidates; this module describes each with features that
 never name an entry (similarity parts, agreement between the best phrasing and
 the whole entry, procedure named or remembered or absent, topic cue words,
 word overlap after typo correction, answer overlap), so it keeps working when
-staff add entries. A logistic regression scores them and Platt scaling,
-fitted on out-of-fold scores, turns the score into a probability.
+staff add entries. A conditional logit lets one message's candidates, and a
+"none of these" option, compete for one unit of probability; Platt scaling
+fitted on out-of-fold probabilities calibrates it.
 
 Serving needs only numpy: the fitted model is a small JSON artefact
 (`bot/models/ranker.json`), keyed by the corpus hash it was trained with and
@@ -36,6 +37,8 @@ MODEL_PATH = Path(__file__).resolve().parent / "models" / "ranker.json"
 # cue words, other stop words), so they get their own weights and bar.
 MODEL_ES_PATH = MODEL_PATH.with_name("ranker_es.json")
 CANDIDATES = 10
+# The artefact's kind: `intercept` is the utility of "none of these".
+MODEL_KIND = "conditional-logit"
 
 FEATURES = (
     "score", "raw_score", "gap_to_top", "gap_to_next", "rank", "is_top",
@@ -198,18 +201,23 @@ class RankerModel:
         self.corpus_hash = corpus_hash
         self.report = report or {}
 
-    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+    def probabilities(self, rows: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        """The probability that each candidate is the one that answers its
+        message; `rows` are one message's shortlist unless `groups` numbers
+        the message of each row."""
         if not len(rows):
             return np.zeros(0)
-        z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
-        raw = 1.0 / (1.0 + np.exp(-z))
+        if groups is None:
+            groups = np.zeros(len(rows), dtype=np.int64)
+        utility = ((rows - self.mean) / self.scale) @ self.coef
+        raw = _choice_probabilities(utility, groups, self.intercept)
         return np.asarray(np.interp(raw, self.calibration_x, self.calibration_y))
 
     # ------------------------------------------------------------ artefact
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "features": list(FEATURES), "corpus_hash": self.corpus_hash,
+            "model": MODEL_KIND, "features": list(FEATURES), "corpus_hash": self.corpus_hash,
             "mean": self.mean.tolist(), "scale": self.scale.tolist(),
             "coef": self.coef.tolist(), "intercept": self.intercept,
             "calibration": {"x": self.calibration_x.tolist(), "y": self.calibration_y.tolist()},
@@ -224,6 +232,9 @@ class RankerModel:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RankerModel:
+        if data.get("model") != MODEL_KIND:
+            raise ValueError("the ranker artefact predates the conditional logit; "
+                             "run `faqbot train-ranker`")
         return cls(
             mean=np.asarray(data["mean"]), scale=np.asarray(data["scale"]),
             coef=np.asarray(data["coef"]), intercept=float(data["intercept"]),
@@ -239,8 +250,9 @@ class RankerModel:
         """A stand-in that trusts the retrieval score alone, to bootstrap training."""
         coef = np.zeros(len(FEATURES))
         coef[FEATURES.index("score")] = 8.0
+        # "None of these" is as likely as a candidate scoring 0.5.
         return cls(mean=np.zeros(len(FEATURES)), scale=np.ones(len(FEATURES)), coef=coef,
-                   intercept=-4.0, calibration_x=np.asarray([0.0, 1.0]),
+                   intercept=4.0, calibration_x=np.asarray([0.0, 1.0]),
                    calibration_y=np.asarray([0.0, 1.0]), operating_point=OperatingPoint(),
                    corpus_hash="")
 
@@ -250,7 +262,13 @@ class RankerModel:
             log.warning("no ranker at %s; using retrieval scores alone until "
                         "`faqbot train-ranker` builds one", path)
             return cls.untrained()
-        model = cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            model = cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as error:
+            # An artefact from an older release: serve on retrieval scores
+            # (and let `faqbot train-ranker` run) rather than refuse to start.
+            log.warning("%s: %s; using retrieval scores alone", path, error)
+            return cls.untrained()
         if corpus_hash and corpus_hash != model.corpus_hash:
             # The features name no entry, so the model still applies; the
             # operating point was only measured on the corpus it was built with.
@@ -261,8 +279,16 @@ class RankerModel:
 
 def fit(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, corpus_hash: str,
         operating_point: OperatingPoint | None = None, c: float = 1.0) -> RankerModel:
-    """Logistic regression on candidates, calibrated by isotonic regression on
-    out-of-fold scores (folds by message, so no message calibrates itself)."""
+    """A conditional logit over each message's shortlist plus a "none of
+    these" option, calibrated by Platt scaling on out-of-fold probabilities
+    (folds by message, so no message calibrates itself).
+
+    Scoring candidates one at a time (a plain logistic regression) cannot see
+    that the best candidate has no rival: a clear winner and one of three
+    look-alikes got the same probability. Here the candidates of one message
+    compete for one unit of probability, and "none" takes it when the
+    message is one the corpus does not answer.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
@@ -272,18 +298,76 @@ def fit(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, corpus_hash: s
     standard = (rows - mean) / scale
     out_of_fold = np.zeros(len(rows))
     for train, held in GroupKFold(n_splits=5).split(standard, labels, groups):
-        fold = LogisticRegression(C=c, max_iter=2000).fit(standard[train], labels[train])
-        out_of_fold[held] = fold.predict_proba(standard[held])[:, 1]
-    model = LogisticRegression(C=c, max_iter=2000).fit(standard, labels)
-    # Platt scaling on the out-of-fold scores, kept as a dense lookup table so
-    # serving is one np.interp; isotonic steps were too coarse to sweep.
-    logit = np.log(np.clip(out_of_fold, 1e-6, 1 - 1e-6) / np.clip(1 - out_of_fold, 1e-6, 1))
-    platt = LogisticRegression(C=1e6, max_iter=2000).fit(logit.reshape(-1, 1), labels)
+        coef, null = _fit_choice(standard[train], labels[train], groups[train], 1.0 / c)
+        out_of_fold[held] = _choice_probabilities(standard[held] @ coef, groups[held], null)
+    coef, null = _fit_choice(standard, labels, groups, 1.0 / c)
+    # Platt scaling on each message's best out-of-fold candidate (the one the
+    # answer bar is applied to), kept as a dense lookup table so serving is
+    # one np.interp.
+    best = _best_of_each(out_of_fold, groups)
+    logit = np.log(np.clip(out_of_fold[best], 1e-6, 1 - 1e-6)
+                   / np.clip(1 - out_of_fold[best], 1e-6, 1))
+    platt = LogisticRegression(C=1e6, max_iter=2000).fit(logit.reshape(-1, 1), labels[best])
     grid = np.linspace(0.0, 1.0, 201)
     grid_logit = np.log(np.clip(grid, 1e-6, 1 - 1e-6) / np.clip(1 - grid, 1e-6, 1))
     calibrated = platt.predict_proba(grid_logit.reshape(-1, 1))[:, 1]
     return RankerModel(
-        mean=mean, scale=scale, coef=model.coef_[0], intercept=float(model.intercept_[0]),
+        mean=mean, scale=scale, coef=coef, intercept=null,
         calibration_x=grid, calibration_y=calibrated,
         operating_point=operating_point or OperatingPoint(), corpus_hash=corpus_hash,
     )
+
+
+def _group_starts(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each message's rows start, and each row's message number
+    (rows of one message are contiguous)."""
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    sizes = np.diff(np.r_[starts, len(groups)])
+    return starts, np.repeat(np.arange(len(starts)), sizes)
+
+
+def _best_of_each(probabilities: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The row of each message's most probable candidate."""
+    order = np.lexsort((-probabilities, groups))
+    first = np.r_[True, groups[order][1:] != groups[order][:-1]]
+    return np.asarray(order[first])
+
+
+def _choice_probabilities(utility: np.ndarray, groups: np.ndarray, null: float) -> np.ndarray:
+    starts, member = _group_starts(groups)
+    top = np.maximum(np.maximum.reduceat(utility, starts), null)
+    weight = np.exp(utility - top[member])
+    total = np.add.reduceat(weight, starts) + np.exp(null - top)
+    return np.asarray(weight / total[member])
+
+
+def _fit_choice(standard: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                penalty: float) -> tuple[np.ndarray, float]:
+    """Maximum likelihood of the conditional logit: each message's acceptable
+    candidates (or "none" when no candidate is acceptable) share the
+    probability; an L2 penalty on the weights, none on "none"'s utility."""
+    from scipy.optimize import minimize
+
+    order = np.argsort(groups, kind="stable")
+    x, chosen, g = standard[order], labels[order].astype(float), groups[order]
+    starts, member = _group_starts(g)
+    answered = np.add.reduceat(chosen, starts) > 0
+    k = x.shape[1]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        beta, null = w[:k], w[k]
+        utility = x @ beta
+        top = np.maximum(np.maximum.reduceat(utility, starts), null)
+        weight = np.exp(utility - top[member])
+        none = np.exp(null - top)
+        total = np.add.reduceat(weight, starts) + none
+        wanted = np.add.reduceat(weight * chosen, starts) + none * ~answered
+        value = float(-(np.log(wanted) - np.log(total)).sum() + 0.5 * penalty * beta @ beta)
+        push = weight / total[member] - chosen * weight / wanted[member]
+        grad = np.empty(k + 1)
+        grad[:k] = x.T @ push + penalty * beta
+        grad[k] = float((none / total - ~answered * none / wanted).sum())
+        return value, grad
+
+    result = minimize(loss, np.zeros(k + 1), jac=True, method="L-BFGS-B")
+    return np.asarray(result.x[:k]), float(result.x[k])

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from .domain import Match, SessionState
 from .engine import Bot, Index
-from .evaluation import outcome_of
-from .policy import decide_calibrated
+from .evaluation import outcome_of, read_split
+from .policy import Decision, decide_calibrated
 from .ranker import MODEL_PATH, Context, OperatingPoint, RankerModel, fit
 
 SPLITS = ("train", "dev", "test")
@@ -31,13 +30,16 @@ class Example:
     context: Context
     expect: frozenset[str]
     text: str
+    # What the engine does before the answer bar applies (Bot.route), or
+    # "red_flag": only "retrieve" and "doubtful" messages depend on the bar.
+    route: str = "retrieve"
 
 
-def load_split(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
-    return {"questions": data.get("questions") or [],
-            "conversations": data.get("conversations") or []}
+def load_split(directory: Path, name: str) -> dict[str, Any]:
+    data = read_split(directory, name)
+    if data is None:
+        raise FileNotFoundError(f"no {name} split in {directory}")
+    return data
 
 
 def examples(bot: Bot, split: dict[str, Any], index: Index | None = None) -> Iterator[Example]:
@@ -48,9 +50,10 @@ def examples(bot: Bot, split: dict[str, Any], index: Index | None = None) -> Ite
     for item in split["questions"]:
         text = str(item["q"])
         prepared = analyzer.prepare(text)
-        query, context = bot._in_context(text, prepared, analyzer.procedures_named(prepared),
-                                         SessionState("train"), index)
-        yield Example(query, context, frozenset(item.get("expect") or ()), text)
+        named = analyzer.procedures_named(prepared)
+        query, context = bot._in_context(text, prepared, named, SessionState("train"), index)
+        yield Example(query, context, frozenset(item.get("expect") or ()), text,
+                      _route(bot, text, prepared, named, index))
     for number, conversation in enumerate(split["conversations"]):
         state = SessionState(f"train-conversation-{number}")
         for turn in conversation["turns"]:
@@ -59,10 +62,19 @@ def examples(bot: Bot, split: dict[str, Any], index: Index | None = None) -> Ite
             named = analyzer.procedures_named(prepared)
             query, context = bot._in_context(text, prepared, named, state, index)
             expect = frozenset(turn.get("expect") or ())
-            yield Example(query, context, expect, text)
+            yield Example(query, context, expect, text, _route(bot, text, prepared, named, index))
             # The context the next turn sees: what the bot would remember.
             bot.reply(text, state.session_id)
             state = bot.sessions.load(state.session_id)
+
+
+def _route(bot: Bot, text: str, prepared: str, named: list[str], index: Index | None) -> str:
+    if bot.check_red_flags(text):
+        return "red_flag"
+    if index is None:
+        return bot.route(text, prepared, named)
+    intent = bot.intents_es.match(text) if bot.intents_es else None
+    return intent or "retrieve"
 
 
 def candidate_table(bot: Bot, items: list[Example], index: Index | None = None
@@ -99,9 +111,13 @@ def score_decisions(bot: Bot, items: list[Example], ranked: list[list[Match]],
     entries = {**bot.corpus.by_id, **(bot.corpus_es.by_id if bot.corpus_es else {})}
     counts = dict.fromkeys(Outcome.__dataclass_fields__, 0)
     for example, candidates in zip(items, ranked, strict=True):
+        if example.route not in ("retrieve", "doubtful"):
+            continue  # answered the same way whatever the bar
         decision = decide_calibrated(
             candidates, entries, point, bot.settings.thresholds,
             procedure_known=bool(example.context.named or example.context.remembered))
+        if example.route == "doubtful" and decision.type != "answer":
+            decision = Decision("fallback", reason="out of scope")
         kind = outcome_of(decision.type, decision.match.faq_id if decision.match else None,
                           [m.faq_id for m in decision.suggestions], set(example.expect))
         if not example.expect and kind != "declined":
@@ -166,14 +182,14 @@ def train_ranker(bot: Bot, eval_dir: Path, out: Path = MODEL_PATH,
         else:
             bot.ranker = model
 
-    train = list(examples(bot, load_split(eval_dir / "train.yaml"), index))
+    train = list(examples(bot, load_split(eval_dir, "train"), index))
     rows, labels, groups = candidate_table(bot, train, index)
     model = fit(rows, labels, groups, corpus_hash=corpus.version or "")
     install(model)
-    dev = list(examples(bot, load_split(eval_dir / "dev.yaml"), index))
+    dev = list(examples(bot, load_split(eval_dir, "dev"), index))
     ranked = [bot.candidates(e.query, e.context, index) for e in dev]
     point, sweep = choose_operating_point(bot, dev, ranked)
-    dev_rows, dev_labels, _ = candidate_table(bot, dev, index)
+    dev_rows, dev_labels, dev_groups = candidate_table(bot, dev, index)
     tops = [(c[0].score, c[0].faq_id in e.expect) for e, c in zip(dev, ranked, strict=True)
             if c]
     model.operating_point = point
@@ -181,7 +197,7 @@ def train_ranker(bot: Bot, eval_dir: Path, out: Path = MODEL_PATH,
         "train_messages": len(train), "dev_messages": len(dev),
         "dev_reliability_top": reliability(np.asarray([p for p, _ in tops]),
                                            np.asarray([ok for _, ok in tops], dtype=float)),
-        "dev_reliability_all": reliability(model.probabilities(dev_rows),
+        "dev_reliability_all": reliability(model.probabilities(dev_rows, dev_groups),
                                            dev_labels.astype(float)),
         "sweep": sweep,
     }

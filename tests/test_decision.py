@@ -158,3 +158,40 @@ def test_train_ranker_rebuilds_the_artefact_in_one_command(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     model = RankerModel.load(out)
     assert model.report["train_messages"] == 20 and model.report["sweep"]
+
+
+def _choice_rows(scores: list[float]) -> np.ndarray:
+    rows = np.zeros((len(scores), len(FEATURES)))
+    rows[:, FEATURES.index("score")] = scores
+    return rows
+
+
+def test_candidates_compete_so_a_clear_winner_is_confident() -> None:
+    """The conditional logit: the same retrieval score is worth more when no
+    other candidate comes close, and "none of these" takes the probability
+    when no candidate fits."""
+    from bot.ranker import fit
+
+    rng = np.random.default_rng(7)
+    rows, labels, groups = [], [], []
+    for message in range(300):
+        answerable = message % 4 != 0
+        scores = rng.uniform(0.0, 0.45, 5)
+        if answerable:
+            scores[0] = rng.uniform(0.35, 1.0)
+            if message % 3 == 0:
+                # Look-alikes: two rivals score about as well as the right one.
+                scores[1:3] = scores[0] + rng.uniform(-0.05, 0.05, 2)
+        rows.append(_choice_rows(list(scores)))
+        labels += [answerable, False, False, False, False]
+        groups += [message] * 5
+    model = fit(np.vstack(rows), np.asarray(labels, dtype=int), np.asarray(groups), "hash")
+    alone = model.probabilities(_choice_rows([0.7, 0.1, 0.1]))
+    crowded = model.probabilities(_choice_rows([0.7, 0.68, 0.66]))
+    assert alone[0] > 0.8 and alone[0] > crowded[0] + 0.2
+    nothing = model.probabilities(_choice_rows([0.2, 0.15, 0.1]))
+    assert nothing.max() < 0.3
+    # Two messages scored at once keep their own competitions apart.
+    both = model.probabilities(np.vstack([_choice_rows([0.7, 0.1]), _choice_rows([0.2, 0.1])]),
+                               np.asarray([0, 0, 1, 1]))
+    assert np.allclose(both[:2], model.probabilities(_choice_rows([0.7, 0.1])))

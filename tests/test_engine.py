@@ -6,7 +6,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.domain import FaqEntry, Match
-from bot.evaluation import run_evaluation
+from bot.evaluation import read_split, run_evaluation
 from bot.policy import Thresholds, decide_calibrated
 from bot.ranker import OperatingPoint
 from tests.conftest import TESTS, load_data
@@ -99,7 +99,10 @@ def test_evaluation_floors() -> None:
     assert report.below_floors("dev") == []
     dev = report.splits["dev"]
     assert dev.messages >= 400 and dev.turns >= 100
-    assert dev.unanswerable >= 0.15 * dev.messages
+    # At least 15% of the blind messages are ones the corpus does not answer.
+    splits = [read_split(TESTS / "eval" / "split", name) for name in ("train", "dev", "test")]
+    singles = [q for split in splits if split for q in split["questions"]]
+    assert sum(not q.get("expect") for q in singles) >= 0.15 * len(singles)
     figures = report.figures
     assert figures["emergency_recall"] == 1.0
     assert figures["false_emergency_rate"] == 0.0
