@@ -137,14 +137,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from .readability import reading_problems
     from .spanish import check_twins, load_twins
 
     settings = _settings(args)
     corpus = read_corpus(settings.corpus)
-    problems = list(corpus.problems)
+    problems = list(corpus.problems) + reading_problems(corpus.entries)
     twins = load_twins(settings.corpus, corpus) if Path(settings.corpus).is_dir() else None
     if twins is not None:
-        problems += check_twins(corpus, twins)
+        problems += check_twins(corpus, twins) + reading_problems(twins.entries, "es")
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     for problem in problems:
