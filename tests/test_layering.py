@@ -130,6 +130,13 @@ def test_only_the_web_layer_and_the_cli_import_bot_web() -> None:
     assert wrong == []
 
 
+def test_use_cases_sit_between_the_web_layer_and_the_engine() -> None:
+    edges = graph()
+    users = sorted(s for s, targets in edges.items() if "bot.teaching" in targets)
+    assert all(u.startswith("bot.web") or u in ABOVE_WEB for u in users), users
+    assert not any(t.startswith("bot.web") for t in edges["bot.teaching"])
+
+
 def test_nothing_in_bot_web_imports_its_facade() -> None:
     wrong = sorted(s for s, targets in graph().items() if "bot.web.app" in targets)
     assert set(wrong) <= ABOVE_WEB, wrong
