@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import phonenumbers
 
@@ -147,11 +148,33 @@ _NAME_RULES: list[tuple[re.Pattern[str], str, bool]] = [
 ]
 
 
+# Cheap necessary conditions, so most messages skip most recognisers. Each
+# is implied by its rule matching: a rule whose condition fails on the text as
+# it stands cannot match, and skipping it changes nothing. A replacement only
+# ever inserts a "[LABEL]", which holds no digit, "@", "dot" or URL start.
+_DIGIT = re.compile(r"\d")
+_NEEDS: dict[str, re.Pattern[str]] = {
+    "EMAIL": re.compile(r"@| dot ", re.I),
+    "URL": re.compile(r"https?://|www\.", re.I),
+    "PLACE": re.compile(r"\[ADDRESS\]"),
+}
+_RULE_NEEDS: list[re.Pattern[str]] = [_NEEDS.get(label, _DIGIT) for label, _ in _RULES]
+# Phone numbers are counted only with ten digits or more (see `_replace_phones`).
+_PHONE_DIGITS = 10
+
+
+@lru_cache(maxsize=512)
 def redact(text: str) -> str:
-    """The text with identifiers replaced by [LABEL] markers."""
-    text = _replace_phones(text)
-    for label, pattern in _RULES:
-        text = pattern.sub(_labeller(label), text)
+    """The text with identifiers replaced by [LABEL] markers.
+
+    Remembered for recent texts: a reply redacts the message and, most of
+    the time, the same text again as the query it remembers.
+    """
+    if sum(map(str.isdigit, text)) >= _PHONE_DIGITS:
+        text = _replace_phones(text)
+    for (label, pattern), needs in zip(_RULES, _RULE_NEEDS, strict=True):
+        if needs.search(text):
+            text = pattern.sub(_labeller(label), text)
     for pattern, lower, whole in _NAME_RULES:
         text = pattern.sub(_name_labeller(lower, whole), text)
     return text

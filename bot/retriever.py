@@ -16,6 +16,12 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+# The compiled kernels behind scipy's own row selection and sparse-vector
+# product, called directly: for a one-line query scipy's per-call checks and
+# object building cost more than the arithmetic. Same kernels, same order of
+# additions, so the scores are bit-for-bit those of `matrix[rows].T @ values`.
+from scipy.sparse import _sparsetools
+
 from .analysis import Analyzer
 from .domain import FaqEntry, Match
 from .stopwords import ENGLISH_STOP_WORDS
@@ -69,11 +75,15 @@ class Retriever:
         self.entry_weight = entry_weight
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
+        # The last query's similarities: `scores` (to shortlist) and
+        # `components` (to describe the shortlist) ask for the same products.
+        self._recent: _Parts | None = None
 
     def fit(self, entries: Sequence[FaqEntry]) -> Retriever:
         if not entries:
             raise ValueError("cannot fit a retriever on an empty corpus")
         prepare = self.analyzer.prepare
+        self._recent = None
         rows: list[str] = []
         row_entry: list[int] = []
         for index, entry in enumerate(entries):
@@ -221,26 +231,31 @@ class Retriever:
     def _without_procedure_words(self, prepared: str) -> str:
         return " ".join(w for w in prepared.split() if w not in self.procedure_words_)
 
+    def _parts(self, query: str) -> _Parts:
+        parts = self._recent
+        if parts is None or parts.query != query:
+            parts = _Parts(self, query)
+            self._recent = parts
+        return parts
+
     def scores(self, prepared_query: str) -> np.ndarray:
         """Score of every entry for an already prepared, stop-word-free query."""
-        word_q = _QueryVector.of(self.word_features_, prepared_query)
-        char_q = _QueryVector.of(self.char_features_, prepared_query)
-        row_scores = (1.0 - self.char_weight) * _dot(word_q, self.word_matrix_)
-        row_scores += self.char_weight * _dot(char_q, self.char_matrix_)
+        parts = self._parts(prepared_query)
+        row_scores = (1.0 - self.char_weight) * parts.dot("word")
+        row_scores += self.char_weight * parts.dot("char")
         if self.single_rows_:
             entry_scores = row_scores
         else:
             entry_scores = np.maximum.reduceat(row_scores, self.segment_starts_)
         if self.entry_weight and not self.single_rows_:
-            whole = (1.0 - self.char_weight) * _dot(word_q, self.entry_word_matrix_)
-            whole += self.char_weight * _dot(char_q, self.entry_char_matrix_)
+            whole = (1.0 - self.char_weight) * parts.dot("entry_word")
+            whole += self.char_weight * parts.dot("entry_char")
             entry_scores = (1.0 - self.entry_weight) * entry_scores + self.entry_weight * whole
         if self.answer_matrix_ is not None and self.answer_weight:
             entry_scores = (1.0 - self.answer_weight) * entry_scores + (
-                self.answer_weight * _dot(word_q, self.answer_matrix_)
+                self.answer_weight * parts.dot("answer")
             )
         return entry_scores
-
 
     def components(self, prepared_query: str, indices: Sequence[int]) -> dict[str, np.ndarray]:
         """The parts of `scores` for some entries, as features for a re-ranker.
@@ -253,19 +268,18 @@ class Retriever:
         zeros = np.zeros(len(picked), dtype=np.float32)
         if not query or not len(picked):
             return {name: zeros for name in _COMPONENTS}
-        word_q = _QueryVector.of(self.word_features_, query)
-        char_q = _QueryVector.of(self.char_features_, query)
-        word_rows = _dot(word_q, self.word_matrix_)
-        char_rows = _dot(char_q, self.char_matrix_)
+        parts = self._parts(query)
+        word_rows = parts.dot("word")
+        char_rows = parts.dot("char")
         if self.single_rows_:
             word_best, char_best = word_rows, char_rows
             whole_word, whole_char = word_rows, char_rows
         else:
             word_best = np.maximum.reduceat(word_rows, self.segment_starts_)
             char_best = np.maximum.reduceat(char_rows, self.segment_starts_)
-            whole_word = _dot(word_q, self.entry_word_matrix_)
-            whole_char = _dot(char_q, self.entry_char_matrix_)
-        answer = (_dot(word_q, self.answer_matrix_) if self.answer_matrix_ is not None
+            whole_word = parts.dot("entry_word")
+            whole_char = parts.dot("entry_char")
+        answer = (parts.dot("answer") if self.answer_matrix_ is not None
                   else np.zeros_like(word_best))
         return {"word_best": word_best[picked], "char_best": char_best[picked],
                 "word_whole": whole_word[picked], "char_whole": whole_char[picked],
@@ -279,7 +293,10 @@ class Retriever:
             return np.zeros(len(self.entry_ids_), dtype=np.float32)
         counts = np.bincount(rows, minlength=self.bm25_matrix_.shape[0]).astype(np.float32)
         picked = np.flatnonzero(counts)
-        return np.asarray(self.bm25_matrix_[picked].T @ counts[picked]).ravel()
+        product = _product(self.bm25_matrix_, picked, counts[picked])
+        if product is None:
+            return np.asarray(self.bm25_matrix_[picked].T @ counts[picked]).ravel()
+        return product
 
     def index_of(self, faq_id: str) -> int:
         return self.entry_index_[faq_id]
@@ -407,29 +424,97 @@ class _QueryVector:
         return cls(indices, values.astype(np.float32))
 
 
+class _Parts:
+    """One query's vectors and, as they are asked for, its similarity with
+    each matrix's rows; shared by `scores` and `components`."""
+
+    __slots__ = ("query", "_retriever", "_word", "_char", "_dots")
+
+    def __init__(self, retriever: Retriever, query: str) -> None:
+        self.query = query
+        self._retriever = retriever
+        self._word = _QueryVector.of(retriever.word_features_, query)
+        self._char = _QueryVector.of(retriever.char_features_, query)
+        self._dots: dict[str, np.ndarray] = {}
+
+    def dot(self, name: str) -> np.ndarray:
+        found = self._dots.get(name)
+        if found is None:
+            vector = self._char if name.endswith("char") else self._word
+            found = _dot(vector, getattr(self._retriever, _PART_MATRICES[name]))
+            self._dots[name] = found
+        return found
+
+
+_PART_MATRICES = {"word": "word_matrix_", "char": "char_matrix_",
+                  "entry_word": "entry_word_matrix_", "entry_char": "entry_char_matrix_",
+                  "answer": "answer_matrix_"}
+
 _GATHER_LIMIT = 20_000
 
 
 def _dot(query: _QueryVector, matrix_t: sparse.csr_matrix) -> np.ndarray:
     """Similarity of the query with every column of a (features x rows) matrix.
 
-    Gathers the stored values of the query's feature rows straight from the
-    CSR arrays and sums them per column with `bincount`: the same sum as
+    Gathers the stored values of the query's feature rows (scipy's compiled
+    row selection) and sums them per column with `bincount`: the same sum as
     `matrix_t[indices].T @ values`, without scipy's per-call index checks.
     """
     columns = matrix_t.shape[1]
     if query.indices.size == 0:
         return np.zeros(columns)
-    starts = matrix_t.indptr[query.indices]
-    lengths = matrix_t.indptr[query.indices + 1] - starts
-    total = int(lengths.sum())
+    gathered = _gather(matrix_t, query.indices)
+    if gathered is None:  # index arrays of mixed types: scipy's own path
+        return _dot_scipy(query, matrix_t)
+    indptr, indices, data = gathered
+    total = int(indptr[-1])
     if total == 0:
         return np.zeros(columns)
     if total > _GATHER_LIMIT:
-        # Long posting lists (character n-grams of a large corpus): scipy's
-        # compiled product is faster than gathering them in numpy.
-        return np.asarray(matrix_t[query.indices].T @ query.values).ravel()
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    positions = offsets + np.arange(total)
-    weights = matrix_t.data[positions] * np.repeat(query.values, lengths)
-    return np.bincount(matrix_t.indices[positions], weights=weights, minlength=columns)
+        # Long posting lists (character n-grams): scipy's compiled product,
+        # the one `matrix_t[indices].T @ values` runs, with its float32 sums.
+        product = _matvec(columns, indptr, indices, data, query.values)
+        return product if product is not None else _dot_scipy(query, matrix_t)
+    weights = data * np.repeat(query.values, np.diff(indptr))
+    return np.bincount(indices, weights=weights, minlength=columns)
+
+
+def _dot_scipy(query: _QueryVector, matrix_t: sparse.csr_matrix) -> np.ndarray:
+    return np.asarray(matrix_t[query.indices].T @ query.values).ravel()
+
+
+def _gather(matrix_t: sparse.csr_matrix, rows: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The CSR arrays of `matrix_t[rows]` (rows in the order given)."""
+    indptr = matrix_t.indptr
+    if matrix_t.indices.dtype != indptr.dtype:
+        return None
+    rows = rows.astype(indptr.dtype, copy=False)
+    sub_indptr = np.zeros(len(rows) + 1, dtype=indptr.dtype)
+    np.cumsum(indptr[rows + 1] - indptr[rows], out=sub_indptr[1:])
+    total = int(sub_indptr[-1])
+    indices = np.empty(total, dtype=indptr.dtype)
+    data = np.empty(total, dtype=matrix_t.data.dtype)
+    _sparsetools.csr_row_index(len(rows), rows, indptr, matrix_t.indices, matrix_t.data,
+                               indices, data)
+    return sub_indptr, indices, data
+
+
+def _matvec(columns: int, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+            values: np.ndarray) -> np.ndarray | None:
+    """`(rows x columns CSR).T @ values`, as scipy computes it (csc_matvec)."""
+    if data.dtype != values.dtype:
+        return None
+    result = np.zeros(columns, dtype=data.dtype)
+    _sparsetools.csc_matvec(columns, len(indptr) - 1, indptr, indices, data, values, result)
+    return result
+
+
+def _product(matrix_t: sparse.csr_matrix, rows: np.ndarray, values: np.ndarray
+             ) -> np.ndarray | None:
+    """`matrix_t[rows].T @ values` through the compiled kernels, or None
+    when the arrays' types need scipy's own conversions."""
+    gathered = _gather(matrix_t, rows)
+    if gathered is None:
+        return None
+    return _matvec(matrix_t.shape[1], *gathered, values)
