@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .config import Settings
 from .corpus import load_corpus
+from .empathy import Empathy
 from .engine import Bot, BotSettings, TicketSink
 from .intents import IntentMatcher, Intents, SpanishIntents
 from .language import warm as warm_language_detector
@@ -58,4 +59,5 @@ def build_bot(
         topic_cues=TopicCues.from_file(intents_dir / "topic_cues.yaml"),
         ranker=ranker,
         spanish=spanish,
+        empathy=Empathy.from_file(intents_dir / "empathy.yaml"),
     )

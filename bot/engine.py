@@ -19,6 +19,7 @@ import numpy as np
 from .analysis import Analyzer
 from .corpus import Corpus
 from .domain import FaqEntry, Match, Reply, SessionState, Suggestion, Turn
+from .empathy import Empathy
 from .index_cache import load_or_build
 from .intents import IntentMatcher, SpanishIntents
 from .language import detect
@@ -124,8 +125,10 @@ class Bot:
         topic_cues: TopicCues | None = None,
         ranker: RankerModel | None = None,
         spanish: tuple[Triage, SpanishIntents, Corpus | None] | None = None,
+        empathy: Empathy | None = None,
     ) -> None:
         self.settings = settings or BotSettings()
+        self.empathy = empathy or Empathy({})
         self.index_cache = index_cache
         self.triage = triage
         self.intents = intents
@@ -553,6 +556,11 @@ class Bot:
         return ticket_id
 
     def _finish(self, state: SessionState, redacted: str, reply: Reply) -> Reply:
+        warm = (self.empathy.sentence(redacted, reply.language)
+                if reply.type in ("answer", "clarify", "fallback") else None)
+        if warm:
+            # Fear, worry or pain heard first, then the facts; never instead.
+            reply = replace(reply, text=f"{warm} {reply.text}")
         state.turns.append(Turn(redacted, reply.text, reply.type, reply.faq_id))
         if reply.type == "answer":
             state.last_faq_id = reply.faq_id
