@@ -95,12 +95,26 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installed, so a second set-up replaces it."""
 
 
+class _StderrHandler(_Handler):
+    """Writes to whatever `sys.stderr` is at the time of each record, not the one
+    at set-up: `main()` run in-process (tests, an embedding script) may have been
+    handed a stream that is closed by the time a later record arrives."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def setup_logging(log_format: str, replica: str, level: int = logging.INFO,
                   stream: TextIO | None = None) -> logging.Handler:
     """Send every log record to `stream` (standard error) as `log_format` lines."""
     if log_format not in ("text", "json"):
         raise ValueError(f"log_format must be text or json, got {log_format!r}")
-    handler = _Handler(stream if stream is not None else sys.stderr)
+    handler = _Handler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter(replica) if log_format == "json"
                          else TextFormatter(replica))
     root = logging.getLogger()

@@ -168,3 +168,22 @@ def test_serve_hands_the_settings_staff_secret_to_the_console(  # type: ignore[n
     finally:
         root.handlers[:], root.level = handlers, level
     assert seen == ["from-the-settings-file"]
+
+
+def test_cli_in_process_leaves_no_handler_on_a_closed_stream(  # type: ignore[no-untyped-def]
+    restore_root, capsys, tmp_path, monkeypatch
+) -> None:
+    """main() run in-process (as tests do) installs a handler; later records must not
+    go to the stream that was sys.stderr then and is closed now."""
+    import sys
+
+    from bot.cli import main
+
+    old = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", old)
+    main(["purge", "--db", f"sqlite:///{tmp_path / 'none.db'}"])  # exits 2: no such file
+    old.close()
+    monkeypatch.setattr(sys, "stderr", now := io.StringIO())
+    logging.getLogger("faqbot.test").warning("still logged")
+    assert now.getvalue().rstrip().endswith(" still logged")
+    assert "Logging error" not in now.getvalue()
