@@ -264,7 +264,9 @@ TICKET_FIELDS = ["id", "kind", "status", "urgent", "created_at", "updated_at", "
 def cmd_review(args: argparse.Namespace) -> int:
     if args.review_command == "purge":
         return cmd_purge(args)
-    with closing(_store(args)) as store:
+    # Reading tickets from a new, empty database harms nothing (and `review list`
+    # on a fresh install is part of the outer contract): review creates it.
+    with closing(_store(args, create=True)) as store:
         return _review(args, store)
 
 
@@ -279,7 +281,7 @@ def _review(args: argparse.Namespace, store: Store) -> int:
                 flag = "!" if t["urgent"] else " "
                 print(f"{flag} {t['id']}  {t['created_at']}  {t['kind']:<9} {t['status']:<9} "
                       f"{t['message'][:70]}")
-            print(f"{len(rows)} ticket(s)")
+            print(f"{len(rows)} ticket(s) in {mask_url(store.url)}")
         return 0
     if command == "show":
         ticket = store.get_ticket(args.ticket_id)

@@ -211,3 +211,12 @@ def test_audit_export(tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no
     assert len(since_now.splitlines()) == 5  # view, reply and the three exports so far
     code, _, err = faqbot(capsys, "audit", "export", "--db", db, "--since", "last week")
     assert code == 2 and "--since" in err
+
+
+def test_review_list_names_its_database(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db, _, ticket = seeded(tmp_path)
+    code, out, _ = faqbot(capsys, "review", "list", "--db", db)
+    assert code == 0 and ticket in out and out.rstrip().endswith(f"1 ticket(s) in {db}")
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"  # a new install: an empty list, not an error
+    code, out, _ = faqbot(capsys, "review", "list", "--db", fresh, "--json")
+    assert code == 0 and out.strip() == "[]"
