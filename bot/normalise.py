@@ -38,9 +38,14 @@ _BARE_FORMS = {
     "doesnt": "does not", "didnt": "did not", "isnt": "is not", "havent": "have not",
     "hasnt": "has not", "wasnt": "was not", "im": "i am", "ive": "i have",
 }
-_BARE = re.compile(r"\b(" + "|".join(_BARE_FORMS) + r")\b")
+# The lookahead on first letters lets the scan skip most positions at once.
+_BARE = re.compile(r"\b(?=[" + "".join(sorted({w[0] for w in _BARE_FORMS})) + r"])("
+                   + "|".join(_BARE_FORMS) + r")\b")
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+# For ASCII text: every character but a-z and 0-9 to a space, then split.
+_ASCII_NON_WORD = str.maketrans({chr(c): " " for c in range(128)
+                                 if not chr(c).isalnum() or chr(c).isupper()})
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -76,6 +81,8 @@ def normalise(text: str) -> str:
         for pattern, repl in _APOSTROPHE_FORMS:
             text = pattern.sub(repl, text)
     text = _BARE.sub(lambda m: _BARE_FORMS[m.group(1)], text)
+    if text.isascii():
+        return " ".join(text.translate(_ASCII_NON_WORD).split())
     return _NON_WORD.sub(" ", text).strip()
 
 
@@ -100,11 +107,45 @@ class PhraseMap:
             )
         else:
             self._pattern = None
+        # The same rewrite word by word, for normalised text: phrases by their
+        # first word, longest first, as the pattern's alternation tries them.
+        self._by_first: dict[str, list[tuple[list[str], str]]] = {}
+        for phrase in sorted(self.mapping, key=len, reverse=True):
+            words = phrase.split(" ")
+            self._by_first.setdefault(words[0], []).append((words, self.mapping[phrase]))
 
     def apply(self, normalised: str) -> str:
         if self._pattern is None:
             return normalised
-        return self._pattern.sub(lambda m: self.mapping[m.group(1)], normalised)
+        if not _NORMALISED.fullmatch(normalised):
+            return self._pattern.sub(lambda m: self.mapping[m.group(1)], normalised)
+        # Text as `normalise` returns it (words of [a-z0-9] between single
+        # spaces): a phrase can only start and end at a word's edge, so
+        # trying the phrases at each word gives the pattern's result, with a
+        # dictionary look-up per word instead of a long alternation per position.
+        words = normalised.split(" ")
+        by_first = self._by_first
+        starts = [i for i, word in enumerate(words) if word in by_first]
+        if not starts:
+            return normalised
+        out: list[str] = []
+        done = 0  # words before this one are in `out` or were replaced
+        for i in starts:
+            if i < done:  # inside a phrase already replaced
+                continue
+            for phrase, replacement in by_first[words[i]]:
+                if words[i:i + len(phrase)] == phrase:
+                    out.extend(words[done:i])
+                    out.append(replacement)
+                    done = i + len(phrase)
+                    break
+        if not done:
+            return normalised
+        out.extend(words[done:])
+        return " ".join(out)
 
     def terms(self) -> Iterable[str]:
         return self.mapping.keys()
+
+
+_NORMALISED = re.compile(r"(?:[a-z0-9]+(?: [a-z0-9]+)*)?")
