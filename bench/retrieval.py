@@ -312,9 +312,12 @@ def main() -> None:
     parser.add_argument("--engine", choices=ENGINES, default="faqbot")
     parser.add_argument("--sizes", help="comma-separated sizes for a full run (0: all)")
     parser.add_argument("--out", help="write the JSON list here (full run)")
+    parser.add_argument("--tree", type=Path, default=HERE.parent,
+                        help="with --one: measure the bot package found here, e.g. an "
+                             "earlier commit unpacked by `git archive` (before/after runs)")
     args = parser.parse_args()
     if args.one is not None:
-        sys.path.insert(0, str(HERE.parent))
+        sys.path.insert(0, str(args.tree))
         print(json.dumps(run_one(args.one, args.engine)))
         return
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else SIZES
