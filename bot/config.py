@@ -18,7 +18,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 # Recorded per staff user (`faqbot staff role`); what each may do is the console's call.
-STAFF_ROLES = ("staff", "admin")
+# A clinician also approves taught drafts (not their own) before patients see them.
+STAFF_ROLES = ("staff", "admin", "clinician")
 
 
 @dataclass(frozen=True)

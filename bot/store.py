@@ -124,6 +124,40 @@ staff_sessions = sa.Table(
 )
 
 
+# Added by migration 6: what staff teach waits here as a draft until a
+# clinician who did not write it approves it (then it is written to the corpus
+# files the engine loads) or rejects it with a reason. Patients never see a draft.
+drafts = sa.Table(
+    "drafts", sa.MetaData(),
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "phrasing" or "entry"
+    sa.Column("status", sa.String(16), nullable=False),  # pending, published, rejected
+    sa.Column("ticket_id", sa.String(32)),
+    sa.Column("entry_id", sa.String(128), nullable=False),
+    sa.Column("procedure", sa.String(64)),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: the phrasing or the entry's fields
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("reason", sa.Text),
+)
+
+# Added by migration 6: a patient's call-back request (name, phone, best time),
+# apart from chat text and sealed (Fernet) before it reaches the store; only
+# the ticket page decrypts it. Deleted when the ticket closes or is purged.
+callbacks = sa.Table(
+    "callbacks", sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.String(32), nullable=False, index=True),
+    sa.Column("sealed", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+)
+
+DRAFT_STATUSES = ("pending", "published", "rejected")
+CLOSED = ("resolved", "dismissed")
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -155,8 +189,13 @@ def _v5(conn: Connection) -> None:
             "ALTER TABLE staff_users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
 
 
+def _v6(conn: Connection) -> None:
+    drafts.create(conn, checkfirst=True)
+    callbacks.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6))
 
 # Any constant: replicas starting together take turns to migrate (PostgreSQL).
 _MIGRATION_LOCK = 0x6661716274
@@ -281,6 +320,9 @@ class Store:
         with self.engine.begin() as conn:
             done = conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(
                 status=status, handled_by=by, updated_at=_now()))
+            if status in CLOSED:
+                # A closed ticket needs no call-back: the number goes with it.
+                conn.execute(callbacks.delete().where(callbacks.c.ticket_id == ticket_id))
             return bool(done.rowcount)
 
     def reply_to_ticket(self, ticket_id: str, text: str, by: str) -> bool:
@@ -545,11 +587,85 @@ class Store:
             conn.execute(staff_messages.delete().where(staff_messages.c.created_at <= cutoff))
             conn.execute(feedback.delete().where(feedback.c.created_at <= cutoff))
             conn.execute(reply_log.delete().where(reply_log.c.at <= cutoff))
+            conn.execute(callbacks.delete().where(sa.or_(
+                callbacks.c.created_at <= cutoff,
+                callbacks.c.ticket_id.not_in(sa.select(tickets.c.id)))))
         return int(old)
+
+    # ---------------------------------------------------------------- drafts
+
+    def add_draft(self, *, kind: str, entry_id: str, payload: dict[str, Any], author: str,
+                  ticket_id: str | None = None, procedure: str | None = None) -> str:
+        draft_id = "D" + uuid.uuid4().hex[:11].upper()
+        with self.engine.begin() as conn:
+            conn.execute(drafts.insert().values(
+                id=draft_id, kind=kind, status="pending", ticket_id=ticket_id,
+                entry_id=entry_id, procedure=procedure, payload=json.dumps(payload),
+                author=author, created_at=_now()))
+        return draft_id
+
+    def get_draft(self, draft_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(drafts).where(drafts.c.id == draft_id)).first()
+        return _draft_dict(row._mapping) if row else None
+
+    def list_drafts(self, status: str | None = "pending", ticket_id: str | None = None,
+                    limit: int = 200) -> list[dict[str, Any]]:
+        query = sa.select(drafts).order_by(drafts.c.created_at.desc(), drafts.c.id).limit(limit)
+        if status:
+            query = query.where(drafts.c.status == status)
+        if ticket_id:
+            query = query.where(drafts.c.ticket_id == ticket_id)
+        with self.engine.connect() as conn:
+            return [_draft_dict(row._mapping) for row in conn.execute(query)]
+
+    def decide_draft(self, draft_id: str, status: str, by: str, reason: str | None = None,
+                     payload: dict[str, Any] | None = None) -> bool:
+        """Publish or reject a pending draft; False when it was no longer pending."""
+        if status not in DRAFT_STATUSES[1:]:
+            raise ValueError(f"unknown decision {status!r}")
+        values: dict[str, Any] = {"status": status, "decided_by": by, "decided_at": _now(),
+                                  "reason": reason}
+        if payload is not None:
+            values["payload"] = json.dumps(payload)
+        with self.engine.begin() as conn:
+            done = conn.execute(drafts.update().where(
+                drafts.c.id == draft_id, drafts.c.status == "pending").values(**values))
+        return bool(done.rowcount)
+
+    # -------------------------------------------------------------- call-backs
+
+    def add_callback(self, ticket_id: str, sealed: str) -> None:
+        """Store a sealed call-back request; the store never sees it in clear."""
+        with self.engine.begin() as conn:
+            conn.execute(callbacks.insert().values(ticket_id=ticket_id, sealed=sealed,
+                                                   created_at=_now()))
+
+    def callbacks_for(self, ticket_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(callbacks).where(callbacks.c.ticket_id == ticket_id)
+                                .order_by(callbacks.c.id))
+            return [{"id": r.id, "sealed": r.sealed, "created_at": r.created_at.isoformat()}
+                    for r in rows]
+
+    def latest_open_ticket(self, session_id: str) -> str | None:
+        """The newest open or answered ticket of a session, if any."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(tickets.c.id).where(
+                tickets.c.session_id == session_id, tickets.c.status.not_in(CLOSED))
+                .order_by(tickets.c.created_at.desc(), tickets.c.id.desc()).limit(1)).scalar()
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _draft_dict(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    data["payload"] = json.loads(data["payload"] or "{}")
+    for key in ("created_at", "decided_at"):
+        data[key] = data[key].isoformat() if data[key] else None
+    return data
 
 
 def _ticket_dict(row: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.store import Store, make_engine
+from bot.store import MIGRATIONS, Store, make_engine
 from tests.conftest import fresh_pg_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,7 @@ def _seed_v4(url: str) -> Iterator[str]:
 def test_migration_5_keeps_existing_users_enabled(old_url: str) -> None:
     store = Store(old_url)
     try:
-        assert store.migrate() == 5
+        assert store.migrate() == MIGRATIONS[-1][0]
         assert store.list_users() == [{"username": "jo.smith", "role": "staff",
                                        "disabled": False, "created_at": "2026-01-01T00:00:00",
                                        "sessions": 0}]
@@ -56,7 +56,7 @@ def test_migration_5_keeps_existing_users_enabled(old_url: str) -> None:
     finally:
         store.close()
     again = Store(old_url)  # a second start migrates nothing
-    assert again.migrate() == 5
+    assert again.migrate() == MIGRATIONS[-1][0]
     again.close()
 
 
