@@ -24,6 +24,7 @@ from .requests import (
     session_field,
     text_field,
 )
+from .starters import setup_starters
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -100,6 +101,7 @@ def setup_api(app: web.Application) -> None:
     r.add_post("/api/v1/messages", post_message)
     r.add_post("/api/v1/feedback", post_feedback)
     r.add_get("/api/v1/sessions/{session_id}/messages", get_staff_messages)
+    setup_starters(app)
     r.add_get("/healthz", healthz)
     r.add_get("/api/openapi.json", openapi)
     r.add_get("/", static_file("index.html", html))

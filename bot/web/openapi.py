@@ -60,6 +60,28 @@ OPENAPI: dict[str, Any] = {
                                    "created_at": {"type": "string"}}}}}})},
                 **_errors(400)},
         }},
+        "/api/v1/starters": {"get": {
+            "summary": "Three to five questions from the corpus to offer on an empty chat.",
+            "description": ("The questions of one procedure (one per topic: overview, "
+                            "preparation, procedure, recovery, warning signs), or the general "
+                            "questions patients ask most when no procedure is given or the "
+                            "slug is unknown. With language=es, the Spanish twins' questions. "
+                            "Taken from the corpus only, never from patients' messages."),
+            "parameters": [
+                {"name": "procedure", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": list(PROCEDURES)}},
+                {"name": "language", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["en", "es"], "default": "en"}}],
+            "responses": {"200": {"description": "starter questions", **_json({
+                "type": "object", "required": ["procedure", "language", "questions"],
+                "properties": {
+                    "procedure": {"type": "string", "enum": list(PROCEDURES),
+                                  "description": "the procedure the questions are about"},
+                    "language": {"type": "string", "enum": ["en", "es"]},
+                    "questions": {"type": "array", "maxItems": 6,
+                                  "items": {"$ref": "#/components/schemas/Suggestion"}}}})},
+                **_errors(400)},
+        }},
         "/webhooks/rest/webhook": {"post": {
             "summary": "Rasa REST channel.",
             "requestBody": {"required": True, **_json({
