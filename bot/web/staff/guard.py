@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..auth import COOKIE, IDLE_SECONDS, SESSION_SECONDS, LoginThrottle, Signer
 from ..keys import SETTINGS, STORE, Handler
@@ -55,6 +56,20 @@ def login_redirect(request: web.Request) -> web.HTTPFound:
     return web.HTTPFound(target)
 
 
+async def read_form(request: web.Request) -> Any:
+    """The posted form; a 400 when its body cannot be decoded (a multipart body
+    without a boundary or with a broken part header, bytes that are not the
+    declared charset, an unknown charset) instead of a 500."""
+    try:
+        form = await request.post()
+    except (ValueError, LookupError, HttpProcessingError):
+        raise web.HTTPBadRequest(reason="malformed form body") from None
+    for value in form.values():
+        if isinstance(value, web.FileField):
+            value.file.close()  # no staff form takes a file: drop the spooled upload
+    return form
+
+
 def form_str(form: Any, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
@@ -74,7 +89,7 @@ def staff_page(handler: StaffHandler) -> Handler:
         username, token = session
         signer = request.app[SIGNER]
         if request.method == "POST":
-            form = await request.post()
+            form = await read_form(request)
             if not signer.check_csrf(token, form_str(form, "csrf")):
                 return forbidden(request)
         response = await handler(request, Staff(username, token, signer.csrf_token(token)))

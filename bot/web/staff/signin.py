@@ -12,7 +12,17 @@ from aiohttp import web
 from ..auth import COOKIE, SESSION_SECONDS, USERNAME, verify_password
 from ..keys import SETTINGS, STORE
 from ..requests import client_address
-from .guard import NEXT_OK, SIGNER, THROTTLE, Staff, forbidden, form_str, session_user, staff_page
+from .guard import (
+    NEXT_OK,
+    SIGNER,
+    THROTTLE,
+    Staff,
+    forbidden,
+    form_str,
+    read_form,
+    session_user,
+    staff_page,
+)
 from .render import render
 
 LOGIN_COOKIE = "faqbot_staff_login"
@@ -37,7 +47,7 @@ async def login_form(request: web.Request, error: str = "", status: int = 200) -
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     signer = request.app[SIGNER]
     if not nonce or not signer.check_csrf("login|" + nonce, form_str(form, "csrf")):

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ...domain import PROCEDURES, TOPICS, Ticket
 from ..keys import BOT, ENGINE, STORE, TEACHING, Handler
-from .guard import Staff, form_str, staff_page
+from .guard import Staff, form_str, read_form, staff_page
 from .render import render, short
 from .signin import redirect
 
@@ -96,7 +96,7 @@ def _ticket_action(action: str) -> Handler:
         ticket = await _ticket(request)
         if ticket is None:
             return _not_found(request, staff)
-        form = await request.post()
+        form = await read_form(request)
         try:
             if action == "reply":
                 notice = await _reply(request, ticket, form, staff)
