@@ -57,7 +57,9 @@ class SessionTokens:
     def verify(self, session_id: str, token: str | None) -> bool:
         if not token:
             return False
-        return hmac.compare_digest(self.issue(session_id).encode(), token.encode())
+        # A JSON string may hold a lone surrogate, which .encode() refuses.
+        given = token.encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(self.issue(session_id).encode(), given)
 
 
 def new_session_id() -> str:

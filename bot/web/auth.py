@@ -124,4 +124,6 @@ class Signer:
         return self._mac("csrf|" + session_token)
 
     def check_csrf(self, session_token: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(session_token), token or "")
+        # Bytes: compare_digest refuses str with non-ASCII characters (a 500).
+        given = (token or "").encode("utf-8", "surrogatepass")
+        return bool(token) and hmac.compare_digest(self.csrf_token(session_token).encode(), given)

@@ -25,6 +25,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error is JSON with a 4xx/5xx code; nothing leaks a traceback."""
     try:
+        if not all(_utf8(value) for value in request.headers.values()):
+            # aiohttp keeps undecodable header bytes as lone surrogates, which
+            # no later .encode() (tokens, cookies, signatures) accepts.
+            raise web.HTTPBadRequest(reason="a header value is not valid UTF-8")
         return await handler(request)
     except web.HTTPRequestEntityTooLarge as exc:
         return json_error(413, exc.reason if isinstance(exc, FieldTooLong) else
@@ -39,6 +43,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception:
         logging.getLogger("faqbot").exception("unhandled error on %s", request.path)
         return json_error(500, "internal error")
+
+
+def _utf8(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @web.middleware
