@@ -95,6 +95,15 @@ def static_file(name: str, content_type: str) -> Handler:
     return handler
 
 
+async def static_asset(request: web.Request) -> web.StreamResponse:
+    """A file of the static directory by name, anything else 404: aiohttp's own
+    static route answered a 500 to a name longer than the file system allows."""
+    name = request.match_info["filename"]
+    if name not in {path.name for path in STATIC.iterdir() if path.is_file()}:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / name)
+
+
 def setup_api(app: web.Application) -> None:
     html = "text/html; charset=utf-8"
     r = app.router
@@ -108,4 +117,4 @@ def setup_api(app: web.Application) -> None:
     r.add_get("/chat", static_file("index.html", html))
     r.add_get("/demo", static_file("demo.html", html))
     r.add_get("/widget.js", static_file("widget.js", "text/javascript; charset=utf-8"))
-    r.add_static("/static/", STATIC)
+    r.add_get("/static/{filename}", static_asset)
