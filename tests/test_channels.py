@@ -427,3 +427,87 @@ async def test_dialogflow_long_session_is_shortened_stably(dialogflow) -> None: 
     assert ticket["session_id"].startswith("dialogflow-") and len(ticket["session_id"]) <= 128
     _, again = await df_post(client, copy.deepcopy(df_request("hello", session)))
     assert "automated assistant" not in again["fulfillmentText"]
+
+
+# ------------------------------------------- Chatwoot: a click on an option button
+#
+# Fixture tests/fixtures/chatwoot/message_updated_input_select_submitted.json is
+# `Message#webhook_data` merged with `event: "message_updated"`, as Chatwoot's
+# app/listeners/agent_bot_listener.rb (message_updated -> process_message_event)
+# sends it to the agent bot: the bot's own outgoing `input_select` message with
+# the widget's choice written into `content_attributes.submitted_values`
+# ([{"title", "value"}], the form the widget's PATCH /api/v1/widget/messages/:id
+# stores; see Chatwoot's interactive-messages docs for `items`).
+
+
+def choice(value: str | None = None, **changes: Any) -> dict[str, Any]:
+    payload = fixture("chatwoot", "message_updated_input_select_submitted", **changes)
+    if value is not None:
+        payload["content_attributes"]["submitted_values"] = [{"title": value, "value": value}]
+    return payload
+
+
+async def test_a_click_on_an_option_is_answered(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    status, body = await deliver(client, choice())
+    assert status == 200 and body["type"] == "answer", body
+    assert body["session_id"] == "chatwoot-7-42"
+    assert body["faq_id"] == "vert-recovery-driving"
+    answer = fake.messages()[-1]["content"]
+    assert "drive" in answer.lower() and not fake.toggles()
+
+
+async def test_a_click_is_answered_once_however_often_chatwoot_resends_it(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    first = await deliver(client, choice())
+    answered = len(fake.delivered)
+    # The same message updated again (read, delivered...) still carries the choice.
+    again = await deliver(client, choice())
+    assert first[1]["type"] == "answer"
+    assert again == (200, {"ignored": "duplicate delivery"})
+    assert len(fake.delivered) == answered
+    # Another choice on another of the bot's messages is a new turn.
+    other = choice("When can I drive after embolization?", id=904)
+    assert (await deliver(client, other))[1]["type"] == "answer"
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"content_type": "text"}, "message_updated is not a choice"),  # an edit, not a click
+    ({"message_type": "incoming"}, "message_updated is not a choice"),
+    ({"content_attributes": {"items": []}}, "no submitted value"),  # nothing chosen yet
+])
+async def test_message_updated_without_a_choice_is_ignored(chatwoot, fake, change, reason) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    status, body = await deliver(client, choice(**change))
+    assert (status, body) == (200, {"ignored": reason})
+    assert fake.attempts == []
+
+
+async def test_a_click_in_an_open_conversation_is_left_to_the_humans(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, _ = chatwoot
+    payload = choice()
+    payload["conversation"]["status"] = "open"
+    assert (await deliver(client, payload))[1] == {"ignored": "conversation is open"}
+    assert fake.attempts == []
+
+
+async def test_recorded_widget_flow_a_click_on_a_suggestion_gets_the_answer(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    """The website widget end to end: the patient types, the bot offers buttons,
+    the patient clicks one, and the answer appears in Chatwoot's message log."""
+    client, _ = chatwoot
+    _, body = await deliver(client, incoming("when can i drive"))
+    assert body["type"] == "clarify"
+    # What Chatwoot stored for the bot's buttons, and the id it gave the message.
+    index, posted = next((i, c["body"]) for i, c in enumerate(fake.delivered)
+                         if c["body"].get("content_type") == "input_select")
+    items = posted["content_attributes"]["items"]
+    picked = next(i for i in items if "kyphoplasty" in i["title"])
+    # The widget writes the click into that message; Chatwoot sends message_updated.
+    clicked = fixture("chatwoot", "message_updated_input_select_submitted",
+                      id=index + 1, content=posted["content"])
+    clicked["content_attributes"] = {**posted["content_attributes"], "submitted_values": [picked]}
+    status, body = await deliver(client, clicked, headers={"X-Chatwoot-Delivery": "d-click"})
+    assert status == 200 and body["type"] == "answer"
+    assert body["faq_id"] == "vert-recovery-driving"  # the option clicked, not another
+    log = [m["content"] for m in fake.messages()]
+    assert log[-1] != posted["content"] and "drive" in log[-1].lower()

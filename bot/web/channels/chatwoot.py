@@ -140,9 +140,10 @@ async def post_chatwoot(request: web.Request) -> web.Response:
         return refused
     data = await _read_event(request)
     state = request.app[CHATWOOT]
-    settings = request.app[SETTINGS]
 
     event = data.get("event")
+    if event == "message_updated":
+        return await _choice(request, data)
     if event != "message_created":
         return _ignored(f"event {event!s:.40}")
     # Webhooks say "incoming"; some Chatwoot versions send the enum's number (0).
@@ -151,16 +152,9 @@ async def post_chatwoot(request: web.Request) -> web.Response:
         return _ignored("not an incoming message")
     if data.get("private"):
         return _ignored("private note")
-    conversation = data.get("conversation")
-    account = data.get("account")
-    if not isinstance(conversation, dict) or not isinstance(account, dict):
-        raise web.HTTPBadRequest(reason="'conversation' and 'account' objects are required")
-    status = conversation.get("status")
-    if status != "pending":
-        # Once a conversation is open, the humans own it; the bot keeps out.
-        return _ignored(f"conversation is {status!s:.20}")
-    account_id = _id(account.get("id"), "account.id")
-    conversation_id = _id(conversation.get("id"), "conversation.id")
+    conversation, account_id, conversation_id = _pending_conversation(data)
+    if conversation is None:
+        return _ignored(f"conversation is {conversation_id!s:.20}")
 
     delivery = request.headers.get("X-Chatwoot-Delivery")
     message_id = data.get("id")
@@ -173,12 +167,78 @@ async def post_chatwoot(request: web.Request) -> web.Response:
     content = data.get("content")
     if not isinstance(content, str) or not content.strip():
         return _ignored("no text content")
+    return await _respond(request, content, conversation, account_id, conversation_id, keys)
+
+
+def _pending_conversation(data: dict[str, Any]) -> tuple[dict[str, Any] | None, int, Any]:
+    """The conversation, account id and conversation id of an event for the bot;
+    (None, 0, status) when the conversation is not the bot's (not pending)."""
+    conversation = data.get("conversation")
+    account = data.get("account")
+    if not isinstance(conversation, dict) or not isinstance(account, dict):
+        raise web.HTTPBadRequest(reason="'conversation' and 'account' objects are required")
+    status = conversation.get("status")
+    if status != "pending":
+        # Once a conversation is open, the humans own it; the bot keeps out.
+        return None, 0, status
+    return (conversation, _id(account.get("id"), "account.id"),
+            _id(conversation.get("id"), "conversation.id"))
+
+
+def _submitted(data: dict[str, Any]) -> str | None:
+    """The option a patient chose on an input_select: its value, else its title."""
+    attributes = data.get("content_attributes")
+    values = attributes.get("submitted_values") if isinstance(attributes, dict) else None
+    if not isinstance(values, list) or not values or not isinstance(values[0], dict):
+        return None
+    for name in ("value", "title"):
+        chosen = values[0].get(name)
+        if isinstance(chosen, str) and chosen.strip():
+            return chosen
+    return None
+
+
+async def _choice(request: web.Request, data: dict[str, Any]) -> web.Response:
+    """A click on one of the bot's option buttons in the website widget.
+
+    The widget sends no new message: it writes the choice into the bot's own
+    `input_select` message (`content_attributes.submitted_values`), and
+    Chatwoot sends `message_updated`. The choice is the patient's next message.
+    Chatwoot sends `message_updated` again for every later change of that
+    message (delivered, read...), so each choice is answered once, on its own
+    key: conversation, message and chosen value.
+    """
+    if data.get("content_type") != "input_select":
+        return _ignored("message_updated is not a choice")
+    if data.get("message_type") not in ("outgoing", 1) or data.get("private"):
+        return _ignored("message_updated is not a choice")
+    chosen = _submitted(data)
+    if chosen is None:
+        return _ignored("no submitted value")
+    conversation, account_id, conversation_id = _pending_conversation(data)
+    if conversation is None:
+        return _ignored(f"conversation is {conversation_id!s:.20}")
+    message_id = data.get("id")
+    keys = [f"choice:{account_id}:{conversation_id}:{message_id!s:.20}:{chosen[:300]}"]
+    delivery = request.headers.get("X-Chatwoot-Delivery")
+    if delivery:
+        keys.append(f"delivery:{delivery}")
+    if any(request.app[CHATWOOT].is_duplicate(k) for k in keys):
+        return _ignored("duplicate delivery")
+    return await _respond(request, chosen, conversation, account_id, conversation_id, keys)
+
+
+async def _respond(request: web.Request, content: str, conversation: dict[str, Any],
+                   account_id: int, conversation_id: int, keys: list[str]) -> web.Response:
+    """Answer `content` in the conversation: the engine, then the calls to Chatwoot."""
+    state = request.app[CHATWOOT]
+    settings = request.app[SETTINGS]
     channel = conversation.get("channel")
     session_id = f"chatwoot-{account_id}-{conversation_id}"
     if len(content) > settings.max_message_chars:
         # Too long for the engine; hand the conversation to the humans instead of dropping it.
         plan = _too_long_plan(settings.max_message_chars)
-        reply_type, ticket_id = "too_long", None
+        reply_type, ticket_id, faq_id = "too_long", None, None
     else:
         reply = await answer(request, content, session_id)
         procedure = reply.procedure
@@ -186,7 +246,7 @@ async def post_chatwoot(request: web.Request) -> web.Response:
             ticket = await asyncio.to_thread(request.app[STORE].get_ticket, reply.ticket_id)
             procedure = (ticket or {}).get("procedure") or procedure
         plan = _plan(reply, channel, procedure)
-        reply_type, ticket_id = reply.type, reply.ticket_id
+        reply_type, ticket_id, faq_id = reply.type, reply.ticket_id, reply.faq_id
     for key in keys:
         state.mark_seen(key)
 
@@ -196,7 +256,7 @@ async def post_chatwoot(request: web.Request) -> web.Response:
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
     return web.json_response({"ok": True, "session_id": session_id, "type": reply_type,
-                              "ticket_id": ticket_id})
+                              "faq_id": faq_id, "ticket_id": ticket_id})
 
 
 # ----------------------------------------------------------------- outbound
