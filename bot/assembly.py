@@ -7,13 +7,14 @@ from pathlib import Path
 from .config import Settings
 from .corpus import load_corpus
 from .empathy import Empathy
-from .engine import Bot, BotSettings, TicketSink
+from .engine import Bot, BotSettings
 from .intents import IntentMatcher, Intents, SpanishIntents
 from .language import warm as warm_language_detector
 from .policy import Thresholds
 from .ranker import RankerModel, TopicCues
 from .sessions import MemorySessionStore, SessionStore
 from .spanish import load_twins
+from .tickets import TicketSink
 from .triage import Triage
 
 

@@ -201,8 +201,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_train_ranker(args: argparse.Namespace) -> int:
-    from .engine import MemoryTickets
     from .ranker import MODEL_ES_PATH, MODEL_PATH, RankerModel
+    from .tickets import MemoryTickets
     from .training import train_ranker
 
     settings = _settings(args)

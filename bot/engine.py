@@ -12,22 +12,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Protocol, overload
+from typing import overload
 
 import numpy as np
 
 from .analysis import Analyzer
+from .candidates import scored_candidates, shortlist
+from .context import in_context
 from .corpus import Corpus
 from .domain import FaqEntry, Match, Reply, SessionState, Suggestion, Turn
 from .empathy import Empathy
-from .index_cache import load_or_build
+from .index import Index, build_index
 from .intents import IntentMatcher, SpanishIntents
 from .language import detect
 from .normalise import valid_text
 from .outbox import ResilientSessions, ResilientTickets
-from .policy import Decision, Thresholds, decide_calibrated, rerank
+from .policy import Decision, Thresholds, decide_calibrated
 from .ranker import (
-    CANDIDATES,
     MODEL_ES_PATH,
     Context,
     Featurizer,
@@ -35,70 +36,15 @@ from .ranker import (
     RankerModel,
     TopicCues,
 )
+from .red_flag_replies import red_flag_text, spanish_red_flag_text
 from .redact import redact
 from .retriever import Retriever
 from .session_tokens import new_session_id
 from .sessions import MemorySessionStore, SessionStore
 from .spelling import is_english_word
 from .texts import ENGLISH, REPLY_HOURS_ES, SPANISH
+from .tickets import MemoryTickets, TicketSink
 from .triage import SEVERITY, RedFlag, Triage
-
-DISCLAIMER = (
-    "I'm an automated assistant. I give general information, not medical advice or a "
-    "diagnosis, and messages here are not watched in real time. Always follow your own care "
-    "team's instructions. In an emergency, call {emergency_number}."
-)
-
-
-@dataclass(frozen=True)
-class Index:
-    """One language's corpus with everything built from it, swapped in whole."""
-
-    corpus: Corpus
-    analyzer: Analyzer
-    retriever: Retriever
-    featurizer: Featurizer
-
-    @property
-    def entries(self) -> dict[str, FaqEntry]:
-        return self.corpus.by_id
-
-
-class TicketSink(Protocol):
-    """Where the engine records what staff must see; the store implements it."""
-
-    def open_ticket(
-        self,
-        *,
-        kind: str,
-        session_id: str,
-        message: str,
-        turns: Sequence[Turn],
-        candidates: Sequence[Match],
-        procedure: str | None,
-        urgent: bool,
-        summary: str,
-        ticket_id: str | None = None,
-    ) -> str: ...
-
-    def note_repeat(self, ticket_id: str, message: str) -> None: ...
-
-
-@dataclass
-class MemoryTickets:
-    """A ticket sink kept in memory, for the CLI and tests."""
-
-    tickets: list[dict[str, object]] = field(default_factory=list)
-
-    def open_ticket(self, **ticket: object) -> str:
-        ticket_id = str(ticket.pop("ticket_id", None) or f"T{len(self.tickets) + 1:05d}")
-        self.tickets.append({"id": ticket_id, "repeats": 0, **ticket})
-        return ticket_id
-
-    def note_repeat(self, ticket_id: str, message: str) -> None:
-        for ticket in self.tickets:
-            if ticket["id"] == ticket_id:
-                ticket["repeats"] = int(str(ticket["repeats"])) + 1
 
 
 @dataclass(frozen=True)
@@ -170,13 +116,9 @@ class Bot:
     def load_corpus(self, corpus: Corpus, spanish: Corpus | None = None) -> None:
         """Build (or load) a new index and swap it in whole, so a reply never sees
         half of one. The Spanish twins, when given, get an index of their own."""
-        analyzer, retriever = load_or_build(corpus, self.index_cache)
-        self._index = Index(corpus, analyzer, retriever,
-                            Featurizer(corpus.entries, retriever, self.topic_cues))
+        self._index = build_index(corpus, self.index_cache, self.topic_cues)
         if spanish is not None:
-            analyzer_es, retriever_es = load_or_build(spanish, self.index_cache)
-            self._index_es = Index(spanish, analyzer_es, retriever_es,
-                                   Featurizer(spanish.entries, retriever_es, TopicCues({})))
+            self._index_es = build_index(spanish, self.index_cache, TopicCues({}))
 
     @property
     def corpus(self) -> Corpus:
@@ -234,7 +176,7 @@ class Bot:
         state.language = language
         disclaimer = None
         if not state.disclaimer_shown:
-            template = SPANISH["disclaimer"] if language == "es" else DISCLAIMER
+            template = (SPANISH if language == "es" else ENGLISH)["disclaimer"]
             disclaimer = template.format(emergency_number=self.settings.emergency_number)
             state.disclaimer_shown = True
         # Every reply of this turn carries the session, the corpus version, the
@@ -324,24 +266,7 @@ class Bot:
 
     def _in_context(self, text: str, prepared: str, named: list[str],
                     state: SessionState, index: Index | None = None) -> tuple[str, Context]:
-        """The question as the conversation means it, and what it says of the procedure."""
-        index = index or self._index
-        analyzer, retriever = index.analyzer, index.retriever
-        if named and state.last_query and _asks_again_for(prepared, retriever.content_words(
-                prepared)) and named[0] != state.procedure:
-            # "and for a kyphoplasty?": the earlier question, about the newly
-            # named procedure; the old procedure's name is left behind.
-            earlier = analyzer.prepare(state.last_query)
-            kept = " ".join(w for w in earlier.split() if w not in retriever.procedure_words_)
-            return f"{kept} {prepared}", Context(named=tuple(named))
-        if named:
-            return text, Context(named=tuple(named))
-        if state.procedure:
-            # "does it hurt?", "and driving?": about the procedure under discussion.
-            terms = analyzer.lexicon.procedure_terms.get(state.procedure, ())
-            query = f"{text} {terms[0]}" if terms else text
-            return query, Context(remembered=state.procedure)
-        return text, Context()
+        return in_context(text, prepared, named, state, index or self._index)
 
     def rank(self, text: str, procedure: str | None = None) -> list[Match]:
         """Candidates for a question, most likely first; `score` is the
@@ -352,37 +277,14 @@ class Bot:
 
     def shortlist(self, prepared: str, context: Context,
                   index: Index | None = None) -> tuple[np.ndarray, list[Match]]:
-        """Feature rows and the candidates they describe: TF-IDF's best, lifted
-        for the procedure in context, with BM25's best three added."""
-        index = index or self._index
-        entries, retriever = index.entries, index.retriever
-        procedure = context.named[0] if context.named else context.remembered
-        # A wide net, so the procedure under discussion can lift its own entries.
-        raw = retriever.search_prepared(prepared, k=50)
-        raw_scores = {m.faq_id: m.score for m in raw}
-        boosted = rerank(raw, entries, procedure, self.settings.thresholds.context_boost,
-                         named=bool(context.named))[:CANDIDATES]
-        bm25 = retriever.bm25(prepared)
-        seen = {m.faq_id for m in boosted}
-        extra = [Match(retriever.entry_ids_[i], raw_scores.get(retriever.entry_ids_[i], 0.0))
-                 for i in np.argsort(-bm25, kind="stable")[:3]
-                 if bm25[i] > 0 and retriever.entry_ids_[i] not in seen]
-        if extra:
-            boosted = boosted[:CANDIDATES - len(extra)] + extra
-        if not boosted:
-            return np.zeros((0, 0)), []
-        rows = index.featurizer.features(prepared, boosted, raw_scores, context, bm25)
-        return rows, boosted
+        return shortlist(index or self._index, prepared, context,
+                         self.settings.thresholds.context_boost)
 
     def candidates(self, text: str, context: Context, index: Index | None = None
                    ) -> list[Match]:
         index = index or self._index
-        rows, boosted = self.shortlist(index.analyzer.prepare(text), context, index)
-        if not boosted:
-            return []
-        probabilities = self.ranker_for(index).probabilities(rows)
-        scored = [Match(m.faq_id, float(p)) for m, p in zip(boosted, probabilities, strict=True)]
-        return sorted(scored, key=lambda m: (-m.score, m.faq_id))
+        return scored_candidates(index, self.ranker_for(index), text, context,
+                                 self.settings.thresholds.context_boost)
 
     # ------------------------------------------------------------- reply kinds
 
@@ -429,27 +331,12 @@ class Bot:
         self, flag: RedFlag, state: SessionState, redacted: str, base: Callable[..., Reply],
         language: str = "en",
     ) -> Reply:
-        number = self.settings.emergency_number
         if language == "es":
-            text = self._red_flag_spanish(flag)
-        elif flag.tier == "urgent":
-            on_call = (f" Out of hours, call the on-call team at {self.settings.on_call_number}."
-                       if self.settings.on_call_number else
-                       " Out of hours, use the after-hours number on your discharge papers.")
-            text = (f"Please call your care team now about {flag.reason}: this needs a person "
-                    f"today, not a chat answer.{on_call} If you cannot reach anyone, go to "
-                    f"urgent or emergency care. If you feel very unwell, call {number}. This "
-                    "chat is not watched in real time.")
+            reasons = ({c.name: c.reason for c in self.triage_es.categories}
+                       if self.triage_es else {})
+            text = spanish_red_flag_text(flag, self.settings, reasons)
         else:
-            text = (f"This may be an emergency. Call {number} now, or ask someone to call "
-                    f"for you. You mentioned {flag.reason}. Don't wait for a reply here: this "
-                    "chat is not watched in real time.")
-            if flag.category == "bleeding":
-                text += (" If the bleeding is where the catheter went in, lie down and press "
-                         "firmly on the spot while you wait for help.")
-            if flag.self_harm:
-                text += (" You can also call or text 988, the Suicide and Crisis Lifeline, any "
-                         "time. You are not alone, and help is there right now.")
+            text = red_flag_text(flag, self.settings)
         kind = "urgent" if flag.tier == "urgent" else "emergency"
         if language != "en":
             redacted = f"[{language}] {redacted}"
@@ -463,22 +350,6 @@ class Bot:
             state.red_flag_ticket = ticket
         return base(type=flag.reply_type, text=text, confidence=1.0, ticket_id=ticket,
                     reason=flag.category)
-
-    def _red_flag_spanish(self, flag: RedFlag) -> str:
-        number = self.settings.emergency_number
-        reasons = {c.name: c.reason for c in self.triage_es.categories} if self.triage_es else {}
-        reason = reasons.get(flag.category, flag.reason)
-        if flag.tier == "urgent":
-            on_call = (SPANISH["on_call"].format(number=self.settings.on_call_number)
-                       if self.settings.on_call_number else SPANISH["on_call_unknown"])
-            return SPANISH["urgent"].format(reason=reason, on_call=on_call,
-                                            emergency_number=number)
-        text = SPANISH["emergency"].format(reason=reason, emergency_number=number)
-        if flag.category == "bleeding":
-            text += SPANISH["bleeding"]
-        if flag.self_harm:
-            text += SPANISH["crisis"]
-        return text
 
     def _reply_spanish(self, text: str, state: SessionState, redacted: str,
                        base: Callable[..., Reply]) -> Reply:
@@ -566,23 +437,6 @@ class Bot:
             state.last_faq_id = reply.faq_id
         self._memory.save(state)
         return reply
-
-
-_FOLLOW_UP_OPENINGS = ("and ", "what about ", "how about ", "same for ", "same with ",
-                       "for ", "what if it is ", "and what about ",
-                       "y ", "y para ", "y en ", "y con ", "que tal ", "y si ", "para ")
-# Spanish function words, which the English stop-word list does not know.
-_SPANISH_FUNCTION = frozenset(
-    "y o de la el los las un una unos unas para por con en del al que mi su es si".split())
-
-
-def _asks_again_for(prepared: str, content: list[str]) -> bool:
-    """"and for a kyphoplasty?", "what about after an embolization": the last
-    question again, for another procedure."""
-    content = [w for w in content if w not in _SPANISH_FUNCTION]
-    if not content:
-        return True
-    return len(content) <= 1 and prepared.startswith(_FOLLOW_UP_OPENINGS)
 
 
 def _has_known_word(prepared: str, analyzer: Analyzer) -> bool:

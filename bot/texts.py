@@ -10,6 +10,10 @@ from __future__ import annotations
 # The English sentences of an answer, clarify or fallback reply; SPANISH
 # below has the same keys.
 ENGLISH = {
+    "disclaimer": (
+        "I'm an automated assistant. I give general information, not medical advice or a "
+        "diagnosis, and messages here are not watched in real time. Always follow your own "
+        "care team's instructions. In an emergency, call {emergency_number}."),
     "fallback": (
         "I'm sorry, I don't have a good answer to that. I've passed your question to "
         "our staff, and someone will follow up. For anything urgent, call your care "

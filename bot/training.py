@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from .domain import Match, SessionState
-from .engine import Bot, Index
+from .engine import Bot
 from .evaluation import outcome_of, read_split
+from .index import Index
 from .policy import Decision, decide_calibrated
 from .ranker import MODEL_PATH, Context, OperatingPoint, RankerModel, fit
 
