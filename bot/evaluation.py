@@ -89,6 +89,7 @@ class Report:
     figures: dict[str, float] = field(default_factory=dict)
     splits: dict[str, SplitReport] = field(default_factory=dict)
     previous: dict[str, dict[str, float]] = field(default_factory=dict)
+    previous_name: str = "before"
     safety_misses: list[tuple[str, str, str]] = field(default_factory=list)
     misses: list[tuple[str, str, str, str]] = field(default_factory=list)
 
@@ -110,7 +111,7 @@ class Report:
             before = self.previous.get(name, {})
             lines.append(f"split {name}: {split.messages} messages ({split.answerable} "
                          f"answerable, {split.unanswerable} not), {split.turns} turns")
-            lines.append(f"  {'figure':<42} {'now':>6} {'v0.1':>6}")
+            lines.append(f"  {'figure':<42} {'now':>6} {self.previous_name[:6]:>6}")
             for key, value in figures.items():
                 if key in ("messages", "answerable", "unanswerable"):
                     continue
@@ -248,7 +249,9 @@ def run_evaluation(settings: Settings, tests_dir: Path,
     split_dir = tests_dir / "eval" / "split"
     previous = split_dir / "previous_release.yaml"
     if previous.exists():
-        report.previous = _load(previous) or {}
+        data = _load(previous) or {}
+        report.previous_name = str(data.pop("release", "before"))
+        report.previous = data
     for name in splits:
         # "es-dev" reads tests/eval/split_es/dev.yaml: the Spanish messages.
         data = (read_split(tests_dir / "eval" / "split_es", name.removeprefix("es-"))
