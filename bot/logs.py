@@ -16,6 +16,9 @@ import json
 import logging
 import socket
 import sys
+import threading
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -123,3 +126,36 @@ def setup_logging(log_format: str, replica: str, level: int = logging.INFO,
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+class Throttled:
+    """One logger's warnings about a lasting condition (Redis or the database
+    down), at most one line per `every` seconds: an outage logs a line a
+    minute saying how many were held back, not a traceback per request."""
+
+    def __init__(self, logger: logging.Logger, every: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.every = every
+        self._clock = clock
+        self._last = -float("inf")
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def warning(self, message: str, *args: Any) -> bool:
+        """Log `message` unless one was logged within `every` seconds; True if logged."""
+        with self._lock:
+            now = self._clock()
+            if now - self._last < self.every:
+                self._held += 1
+                return False
+            held, self._held, self._last = self._held, 0, now
+        suffix = f" ({held} similar held back)" if held else ""
+        self.logger.warning(message + suffix, *args)
+        return True
+
+    def reset(self) -> None:
+        """The condition ended: the next warning is logged at once."""
+        with self._lock:
+            self._last = -float("inf")
+            self._held = 0

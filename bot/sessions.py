@@ -8,6 +8,7 @@ when several server processes run.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -16,8 +17,12 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from .domain import SessionState, Turn
+from .logs import Throttled
 
 MAX_TURNS = 10
+# Seconds a Redis call may take before it counts as failed. Redis answers in
+# well under a millisecond; a patient must not wait on one that hangs.
+REDIS_TIMEOUT = 0.3
 
 
 class SessionStore(Protocol):
@@ -57,6 +62,14 @@ class MemorySessionStore:
             while len(self._items) > self.max_sessions:
                 self._items.popitem(last=False)
 
+    def discard(self, session_id: str) -> SessionState | None:
+        """Take a session out (it moves to another store); None if absent or expired."""
+        with self._lock:
+            item = self._items.pop(session_id, None)
+        if item and self._clock() - item[0] <= self.ttl_seconds:
+            return item[1]
+        return None
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -71,12 +84,50 @@ def state_from_json(raw: str | bytes) -> SessionState:
     return SessionState(**data)
 
 
-def redis_client(url: str) -> Any:
-    """A redis-py client for a redis:// URL, imported late so memory-only setups need none."""
+def redis_client(url: str, timeout: float = REDIS_TIMEOUT) -> Any:
+    """A redis-py client for a redis:// URL, imported late so memory-only setups need none.
+
+    Short timeouts: a Redis that refuses or hangs costs a request at most
+    `timeout` seconds, after which callers fall back (see `Breaker`)."""
     import redis
 
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
                                 health_check_interval=30)
+
+
+class Breaker:
+    """Whether to try a shared service (Redis) or go straight to the fallback.
+
+    After a failure the service is left alone for `cooldown` seconds, so an
+    outage costs one timeout per cooldown, not one per request; the warning
+    is rate-limited (`Throttled`) and recovery is logged once.
+    """
+
+    def __init__(self, name: str, cooldown: float = 5.0, warn_every: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self.cooldown = cooldown
+        self._clock = clock
+        self._until = 0.0
+        self.failing = False
+        self._log = logging.getLogger("faqbot.degraded")
+        self._warn = Throttled(self._log, warn_every, clock)
+
+    def closed(self) -> bool:
+        """True when the service should be tried now."""
+        return self._clock() >= self._until
+
+    def failed(self, exc: BaseException, fallback: str) -> None:
+        self.failing = True
+        self._until = self._clock() + self.cooldown
+        self._warn.warning("%s unavailable (%s: %s); %s", self.name, type(exc).__name__,
+                           str(exc)[:200], fallback)
+
+    def succeeded(self) -> None:
+        if self.failing:
+            self.failing = False
+            self._warn.reset()
+            self._log.warning("%s reachable again", self.name)
 
 
 class RedisSessionStore:
@@ -110,3 +161,53 @@ class RedisSessionStore:
 
     def close(self) -> None:
         self.redis.close()
+
+
+class FallbackSessions:
+    """Redis sessions that survive a Redis outage: while Redis refuses or hangs,
+    conversations live in this process (in-process sessions, as on one box),
+    and a session kept here during the outage wins over Redis's older copy
+    once Redis answers again. No patient gets an error for it."""
+
+    def __init__(self, shared: SessionStore, local: MemorySessionStore | None = None,
+                 breaker: Breaker | None = None) -> None:
+        self.shared = shared
+        self.local = local or MemorySessionStore()
+        self.breaker = breaker or Breaker("Redis (sessions)")
+
+    def load(self, session_id: str) -> SessionState:
+        if self.breaker.closed():
+            try:
+                state = self.shared.load(session_id)
+            except Exception as exc:
+                self.breaker.failed(exc, "keeping conversations in this process")
+            else:
+                self.breaker.succeeded()
+                kept = self.local.discard(session_id) if len(self.local) else None
+                if kept is None:
+                    return state
+                # Kept here during an outage: newer than Redis's copy; move it back.
+                try:
+                    self.shared.save(kept)
+                except Exception as exc:
+                    self.local.save(kept)
+                    self.breaker.failed(exc, "keeping conversations in this process")
+                return kept
+        return self.local.load(session_id)
+
+    def save(self, state: SessionState) -> None:
+        if self.breaker.closed():
+            try:
+                self.shared.save(state)
+            except Exception as exc:
+                self.breaker.failed(exc, "keeping conversations in this process")
+            else:
+                self.breaker.succeeded()
+                return
+        self.local.save(state)
+
+    def ping(self) -> None:
+        """Raise if the shared store does not answer (for /readyz)."""
+        redis = getattr(self.shared, "redis", None)
+        if redis is not None:
+            redis.ping()

@@ -39,7 +39,7 @@ from .notify import setup_notifier
 from .poller import corpus_poller
 from .ratelimit import RateLimiter, RedisRateLimiter
 from .replylog import setup_reply_log
-from .signatures import SeenSignatures
+from .signatures import SeenSignatures, SignatureNonces
 from .staff import setup_staff
 
 
@@ -52,7 +52,8 @@ async def engine_thread(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, bot: Bot, store: Store,
-               limiter: RateLimiter | RedisRateLimiter | None = None) -> web.Application:
+               limiter: RateLimiter | RedisRateLimiter | None = None,
+               nonces: SignatureNonces | None = None) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         # Outermost first: protective headers go on every response, errors included.
@@ -64,7 +65,7 @@ def create_app(settings: Settings, bot: Bot, store: Store,
     app[LIMITER] = limiter or RateLimiter(settings.rate_limit)
     app[TOKENS] = SessionTokens.from_settings(settings.session_secret, settings.data_dir)
     app[REPLICA] = settings.replica_name or f"{socket.gethostname()}:{settings.port}"
-    app[NONCES] = SeenSignatures()
+    app[NONCES] = nonces or SeenSignatures()
     app[METRICS] = make_metrics()
     app[TEACHING] = Teaching(bot, store, settings.corpus)
     app.cleanup_ctx.append(engine_thread)

@@ -6,14 +6,13 @@ that every replica behind the load balancer shares one budget per client.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-log = logging.getLogger("faqbot.ratelimit")
+from ..sessions import Breaker, redis_client
 
 
 class Limiter(Protocol):
@@ -57,22 +56,29 @@ class RateLimiter:
 
 
 class RedisRateLimiter:
-    """The same contract over Redis: INCR a per-client key that EXPIREs after 60 s."""
+    """The same contract over Redis: INCR a per-client key that EXPIREs after 60 s.
+
+    While Redis refuses or hangs (each call bounded by the client's short
+    timeout), this process counts on its own, so the limit still holds per
+    replica and no patient gets an error for it."""
 
     remote = True
 
-    def __init__(self, per_minute: int, url_or_client: Any, prefix: str = "faqbot:") -> None:
-        from ..sessions import redis_client
-
+    def __init__(self, per_minute: int, url_or_client: Any, prefix: str = "faqbot:",
+                 breaker: Breaker | None = None) -> None:
         self.per_minute = per_minute
         self.redis = redis_client(url_or_client) if isinstance(url_or_client, str) \
             else url_or_client
         self.prefix = f"{prefix}rate:"
+        self.local = RateLimiter(per_minute)
+        self.breaker = breaker or Breaker("Redis (rate limits)")
 
     def hit(self, client: str) -> int:
         """Count one request; return 0 if allowed, else seconds to wait."""
         if self.per_minute <= 0:
             return 0
+        if not self.breaker.closed():
+            return self.local.hit(client)
         key = self.prefix + client
         try:
             pipe = self.redis.pipeline()
@@ -80,14 +86,13 @@ class RedisRateLimiter:
             pipe.expire(key, 60, nx=True)  # the first hit of a window starts its clock
             pipe.ttl(key)
             count, _, ttl = pipe.execute()
-        except Exception:
-            # Redis down: let the message through (logged) rather than answer
-            # every patient with an error.
-            log.exception("rate limiter unavailable; allowing the request")
-            return 0
-        if ttl is None or ttl < 0:  # a key left without expiry must not block forever
-            self.redis.expire(key, 60)
-            ttl = 60
+            if ttl is None or ttl < 0:  # a key left without expiry must not block forever
+                self.redis.expire(key, 60)
+                ttl = 60
+        except Exception as exc:
+            self.breaker.failed(exc, "counting in this process")
+            return self.local.hit(client)
+        self.breaker.succeeded()
         if count > self.per_minute:
             return max(1, int(ttl))
         return 0
