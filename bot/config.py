@@ -142,7 +142,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chatwoot_bot_token", "", "Chatwoot Agent Bot access token, sent as the "
             "api_access_token header on replies."),
     Setting("chatwoot_webhook_token", "", "Shared token Chatwoot must send (?token= or "
-            "X-Faqbot-Token) to POST /channels/chatwoot; empty disables the channel."),
+            "X-Faqbot-Token) to POST /channels/chatwoot; with chatwoot_webhook_secret also "
+            "empty, the channel is off."),
+    Setting("chatwoot_webhook_secret", "", "The agent bot's webhook secret in Chatwoot; "
+            "when set, signed calls (X-Chatwoot-Signature) are checked, and unsigned ones "
+            "need chatwoot_webhook_token."),
     Setting("dialogflow_token", "", "Token Dialogflow ES fulfillment must send (Bearer, "
             "basic-auth password or X-Faqbot-Token); empty accepts unauthenticated calls."),
 )

@@ -511,3 +511,113 @@ async def test_recorded_widget_flow_a_click_on_a_suggestion_gets_the_answer(chat
     assert body["faq_id"] == "vert-recovery-driving"  # the option clicked, not another
     log = [m["content"] for m in fake.messages()]
     assert log[-1] != posted["content"] and "drive" in log[-1].lower()
+
+
+# ---------------------------------------------------- Chatwoot: signed webhooks
+#
+# Headers as Chatwoot's lib/webhooks/trigger.rb sends them to an agent bot's
+# outgoing URL in versions that sign: X-Chatwoot-Signature
+# "sha256=<hex HMAC-SHA256(secret, '<timestamp>.<raw body>')>",
+# X-Chatwoot-Timestamp (Unix seconds) and X-Chatwoot-Delivery (a UUID per
+# delivery), over the JSON of Message#webhook_data.
+
+CW_SECRET = "cw-bot-secret-0123456789abcdef"
+
+
+def signed_headers(raw: bytes, *, secret: str = CW_SECRET, stamp: int | None = None,
+                   delivery: str | None = None) -> dict[str, str]:
+    import hashlib
+    import hmac
+    import time
+    import uuid
+
+    when = str(int(time.time()) if stamp is None else stamp)
+    digest = hmac.new(secret.encode(), when.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/json", "X-Chatwoot-Signature": f"sha256={digest}",
+            "X-Chatwoot-Timestamp": when,
+            "X-Chatwoot-Delivery": delivery or str(uuid.uuid4())}
+
+
+@pytest.fixture
+async def signed_chatwoot(aiohttp_client, tmp_path, fake):  # type: ignore[no-untyped-def]
+    # A current Chatwoot: the bot's secret, no token in the URL.
+    app, store = make_app(tmp_path, chatwoot_url=fake.url, chatwoot_bot_token=BOT_TOKEN,
+                          chatwoot_webhook_secret=CW_SECRET)
+    app[CHATWOOT].backoff = 0.01
+    return await aiohttp_client(app), store
+
+
+async def post_raw(client, raw: bytes, headers: dict[str, str], query: str = ""):  # type: ignore[no-untyped-def]
+    response = await client.post("/channels/chatwoot" + query, data=raw, headers=headers)
+    body = await response.json()
+    await wait_for_deliveries(client.server.app)
+    return response.status, body
+
+
+async def test_a_signed_delivery_is_answered(signed_chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, _ = signed_chatwoot
+    raw = json.dumps(incoming("what is a kyphoplasty")).encode()
+    status, body = await post_raw(client, raw, signed_headers(raw))
+    assert status == 200 and body["type"] == "answer"
+    assert "broken bone in the spine" in fake.messages()[-1]["content"]
+
+
+@pytest.mark.parametrize(("how", "error"), [
+    ("wrong secret", "bad X-Chatwoot-Signature"),
+    ("body changed", "bad X-Chatwoot-Signature"),
+    ("stale", "missing or stale X-Chatwoot-Timestamp"),
+    ("from the future", "missing or stale X-Chatwoot-Timestamp"),
+    ("no timestamp", "missing or stale X-Chatwoot-Timestamp"),
+    ("unsigned", "missing X-Chatwoot-Signature"),
+])
+async def test_a_bad_signature_is_refused(signed_chatwoot, fake, how: str, error: str) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    client, store = signed_chatwoot
+    raw = json.dumps(incoming("can i talk to a nurse")).encode()
+    headers = signed_headers(raw)
+    if how == "wrong secret":
+        headers = signed_headers(raw, secret="not-the-secret")
+    elif how == "body changed":
+        raw = raw.replace(b"nurse", b"nurse!")
+    elif how == "stale":
+        headers = signed_headers(raw, stamp=int(time.time()) - 301)
+    elif how == "from the future":
+        headers = signed_headers(raw, stamp=int(time.time()) + 301)
+    elif how == "no timestamp":
+        del headers["X-Chatwoot-Timestamp"]
+    elif how == "unsigned":
+        headers = {"Content-Type": "application/json"}
+    status, body = await post_raw(client, raw, headers, query="?token=anything")
+    assert (status, body["error"]) == (401, error)
+    assert fake.attempts == [] and store.list_tickets() == []
+
+
+async def test_a_delivery_id_is_used_once(signed_chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = signed_chatwoot
+    raw = json.dumps(incoming("can i talk to a nurse")).encode()
+    headers = signed_headers(raw, delivery="6f1d3c1e-delivery-1")
+    first = await post_raw(client, raw, headers)
+    assert first[0] == 200 and first[1]["type"] == "handoff"
+    # Replayed as captured: acknowledged (a non-2xx would make Chatwoot hand over), not acted on.
+    assert await post_raw(client, raw, headers) == (200, {"ignored": "duplicate delivery"})
+    # The same delivery id re-signed over another message is still used up.
+    other = incoming("i want to speak to someone")
+    other["id"] = 990
+    raw2 = json.dumps(other).encode()
+    replay = await post_raw(client, raw2, signed_headers(raw2, delivery="6f1d3c1e-delivery-1"))
+    assert replay == (200, {"ignored": "duplicate delivery"})
+    assert len(store.list_tickets()) == 1 and len(fake.toggles()) == 1
+
+
+async def test_older_chatwoot_keeps_the_token(aiohttp_client, tmp_path, fake) -> None:  # type: ignore[no-untyped-def]
+    # Both set: a Chatwoot that does not sign yet still gets in with ?token=.
+    app, _ = make_app(tmp_path, chatwoot_url=fake.url, chatwoot_bot_token=BOT_TOKEN,
+                      chatwoot_webhook_token=HOOK_TOKEN, chatwoot_webhook_secret=CW_SECRET)
+    client = await aiohttp_client(app)
+    assert (await deliver(client, incoming("hello")))[1]["type"] == "smalltalk"
+    assert (await deliver(client, incoming("hello"), token="wrong"))[0] == 401
+    # A signed call is judged on its signature, whatever the URL says.
+    raw = json.dumps(incoming("what is a kyphoplasty", id=1)).encode()
+    bad = signed_headers(raw, secret="not-the-secret")
+    assert (await post_raw(client, raw, bad, query=f"?token={HOOK_TOKEN}"))[0] == 401

@@ -16,8 +16,10 @@ staff console shows it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -27,10 +29,11 @@ import aiohttp
 from aiohttp import web
 
 from ...domain import HANDED_OVER, Reply
-from ..keys import SETTINGS, STORE
+from ..keys import NONCES, SETTINGS, STORE
 from ..replies import answer, bubbles
 from ..requests import json_error, parse_json_object
 from ..retry import Undeliverable, doubling, post_json
+from ..signatures import FRESH_SECONDS
 
 log = logging.getLogger("faqbot.chatwoot")
 
@@ -103,14 +106,14 @@ def _ignored(reason: str) -> web.Response:
     return web.json_response({"ignored": reason})
 
 
-async def _read_event(request: web.Request) -> dict[str, Any]:
+async def _read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_EVENT_BYTES,
                                             actual_size=request.content_length)
     raw = await request.content.read(MAX_EVENT_BYTES + 1)
     if len(raw) > MAX_EVENT_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_EVENT_BYTES, actual_size=len(raw))
-    return parse_json_object(raw)
+    return raw
 
 
 def _id(value: Any, name: str) -> int:
@@ -123,22 +126,54 @@ def _id(value: Any, name: str) -> int:
     raise web.HTTPBadRequest(reason=f"'{name}' must be a number")
 
 
-def _check_token(request: web.Request) -> web.Response | None:
+def _check_caller(request: web.Request, raw: bytes) -> web.Response | None:
+    """Chatwoot's signature when it signs and a secret is set, else the shared token.
+
+    Chatwoot hands a pending conversation to the humans when its call gets a
+    non-2xx answer, so a refusal here is seen by patients: it is kept for
+    callers that are not Chatwoot (or are misconfigured). A signed delivery seen
+    before is answered 200 and not acted on again.
+    """
     settings = request.app[SETTINGS]
-    expected = settings.chatwoot_webhook_token
-    if not expected or not settings.chatwoot_url or not settings.chatwoot_bot_token:
+    token, secret = settings.chatwoot_webhook_token, settings.chatwoot_webhook_secret
+    if not (token or secret) or not settings.chatwoot_url or not settings.chatwoot_bot_token:
         return json_error(503, "chatwoot not configured")
+    signature = request.headers.get("X-Chatwoot-Signature")
+    if secret and signature is not None:
+        return _check_signature(request, raw, secret, signature)
+    if not token:
+        return json_error(401, "missing X-Chatwoot-Signature")
     given = request.query.get("token") or request.headers.get("X-Faqbot-Token") or ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not hmac.compare_digest(given.encode(), token.encode()):
         return json_error(401, "bad or missing chatwoot token")
     return None
 
 
+def _check_signature(request: web.Request, raw: bytes, secret: str,
+                     signature: str) -> web.Response | None:
+    """`X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`,
+    `X-Chatwoot-Timestamp` within five minutes, `X-Chatwoot-Delivery` used once."""
+    stamp = request.headers.get("X-Chatwoot-Timestamp", "")
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or abs(
+            time.time() - int(stamp)) > FRESH_SECONDS:
+        return json_error(401, "missing or stale X-Chatwoot-Timestamp")
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    given = signature.strip().removeprefix("sha256=")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return json_error(401, "bad X-Chatwoot-Signature")
+    # Only a genuine signature may use up a delivery id; without one, the signature is the id.
+    delivery = request.headers.get("X-Chatwoot-Delivery") or expected
+    if not request.app[NONCES].first_use(f"chatwoot:{delivery[:200]}", int(stamp)):
+        return _ignored("duplicate delivery")
+    return None
+
+
 async def post_chatwoot(request: web.Request) -> web.Response:
-    refused = _check_token(request)
+    raw = await _read_body(request)
+    refused = _check_caller(request, raw)
     if refused is not None:
         return refused
-    data = await _read_event(request)
+    data = parse_json_object(raw)
     state = request.app[CHATWOOT]
 
     event = data.get("event")
