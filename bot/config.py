@@ -82,6 +82,14 @@ def _log_format(value: str) -> str:
 
 
 LOG_FORMATS = ("text", "json")
+ATTACHMENT_REPLIES = ("ask", "handoff")
+
+
+def _attachment_reply(value: str) -> str:
+    lowered = str(value).strip().lower()
+    if lowered not in ATTACHMENT_REPLIES:
+        raise ValueError(f"expected one of {', '.join(ATTACHMENT_REPLIES)}, got {value!r}")
+    return lowered
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address to listen on."),
@@ -147,6 +155,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chatwoot_webhook_secret", "", "The agent bot's webhook secret in Chatwoot; "
             "when set, signed calls (X-Chatwoot-Signature) are checked, and unsigned ones "
             "need chatwoot_webhook_token."),
+    Setting("chatwoot_attachments", "ask", "A Chatwoot message with only a photo, voice note "
+            "or file: ask (the bot asks for it in words) or handoff (a private note, and the "
+            "conversation opens for the team).", _attachment_reply),
     Setting("dialogflow_token", "", "Token Dialogflow ES fulfillment must send (Bearer, "
             "basic-auth password or X-Faqbot-Token); empty accepts unauthenticated calls."),
 )

@@ -621,3 +621,46 @@ async def test_older_chatwoot_keeps_the_token(aiohttp_client, tmp_path, fake) ->
     raw = json.dumps(incoming("what is a kyphoplasty", id=1)).encode()
     bad = signed_headers(raw, secret="not-the-secret")
     assert (await post_raw(client, raw, bad, query=f"?token={HOOK_TOKEN}"))[0] == 401
+
+
+# ------------------------------------- Chatwoot: a photo or voice note, no text
+#
+# Fixture tests/fixtures/chatwoot/message_created_incoming_attachment_only.json:
+# Message#webhook_data (Chatwoot app/models/message.rb, sent by
+# app/listeners/agent_bot_listener.rb) for a WhatsApp voice note: `content`
+# null, `attachments` as Attachment#push_event_data (file_type, data_url...).
+
+
+async def test_an_attachment_without_text_gets_a_request_for_words(chatwoot, fake) -> None:  # type: ignore[no-untyped-def]
+    client, store = chatwoot
+    payload = fixture("chatwoot", "message_created_incoming_attachment_only")
+    status, body = await deliver(client, payload)
+    assert status == 200 and body["type"] == "attachment" and body["handoff"] is False
+    [reply] = fake.messages()
+    assert "type your question" in reply["content"] and "911" in reply["content"]
+    assert fake.delivered[0]["path"] == "/api/v1/accounts/7/conversations/44/messages"
+    assert not fake.toggles() and store.list_tickets() == []
+    # Chatwoot retrying the same message does not ask twice.
+    assert (await deliver(client, payload))[1] == {"ignored": "duplicate delivery"}
+    assert len(fake.delivered) == 1
+
+
+async def test_an_attachment_without_text_can_hand_over(aiohttp_client, tmp_path, fake) -> None:  # type: ignore[no-untyped-def]
+    app, _ = make_app(tmp_path, chatwoot_url=fake.url, chatwoot_bot_token=BOT_TOKEN,
+                      chatwoot_webhook_token=HOOK_TOKEN, chatwoot_attachments="handoff")
+    client = await aiohttp_client(app)
+    status, body = await deliver(client, fixture("chatwoot",
+                                                 "message_created_incoming_attachment_only"))
+    assert status == 200 and body["handoff"] is True
+    assert "passed this conversation to our team" in fake.messages()[0]["content"]
+    [note] = fake.messages(private=True)
+    assert "1 attachment(s) (audio)" in note["content"]
+    assert [t["body"] for t in fake.toggles()] == [{"status": "open"}]
+    assert fake.delivered[-1]["path"].endswith("/toggle_status")
+
+
+def test_the_attachment_setting_takes_only_its_choices() -> None:
+    assert load_settings(environ={"FAQBOT_CHATWOOT_ATTACHMENTS": "Handoff"}
+                         ).chatwoot_attachments == "handoff"
+    with pytest.raises(ValueError, match="chatwoot_attachments"):
+        load_settings(environ={"FAQBOT_CHATWOOT_ATTACHMENTS": "ignore"})

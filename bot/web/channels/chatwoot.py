@@ -201,8 +201,29 @@ async def post_chatwoot(request: web.Request) -> web.Response:
 
     content = data.get("content")
     if not isinstance(content, str) or not content.strip():
-        return _ignored("no text content")
+        attachments = data.get("attachments")
+        if not isinstance(attachments, list) or not attachments:
+            return _ignored("no text content")
+        return _attachments_only(request, attachments, account_id, conversation_id, keys)
     return await _respond(request, content, conversation, account_id, conversation_id, keys)
+
+
+def _attachments_only(request: web.Request, attachments: list[Any], account_id: int,
+                      conversation_id: int, keys: list[str]) -> web.Response:
+    """A photo, voice note or file with no text (common on WhatsApp): the bot
+    cannot read it, so it says so, or hands over, as `chatwoot_attachments` says."""
+    settings = request.app[SETTINGS]
+    kinds = sorted({str(a.get("file_type"))[:20] for a in attachments
+                    if isinstance(a, dict) and a.get("file_type")}) or ["file"]
+    plan = _attachment_plan(settings.chatwoot_attachments, settings.emergency_number, kinds,
+                            len(attachments))
+    for key in keys:
+        request.app[CHATWOOT].mark_seen(key)
+    _dispatch(request.app, _conversation_url(settings.chatwoot_url, account_id, conversation_id),
+              plan, None)
+    return web.json_response({"ok": True, "session_id": f"chatwoot-{account_id}-{conversation_id}",
+                              "type": "attachment", "faq_id": None, "ticket_id": None,
+                              "handoff": settings.chatwoot_attachments == "handoff"})
 
 
 def _pending_conversation(data: dict[str, Any]) -> tuple[dict[str, Any] | None, int, Any]:
@@ -285,16 +306,26 @@ async def _respond(request: web.Request, content: str, conversation: dict[str, A
     for key in keys:
         state.mark_seen(key)
 
-    base = (f"{settings.chatwoot_url.rstrip('/')}/api/v1/accounts/{account_id}"
-            f"/conversations/{conversation_id}")
-    task = asyncio.create_task(_deliver(request.app, base, plan, ticket_id))
-    state.tasks.add(task)
-    task.add_done_callback(state.tasks.discard)
+    _dispatch(request.app, _conversation_url(settings.chatwoot_url, account_id, conversation_id),
+              plan, ticket_id)
     return web.json_response({"ok": True, "session_id": session_id, "type": reply_type,
                               "faq_id": faq_id, "ticket_id": ticket_id})
 
 
 # ----------------------------------------------------------------- outbound
+
+
+def _conversation_url(chatwoot_url: str, account_id: int, conversation_id: int) -> str:
+    return (f"{chatwoot_url.rstrip('/')}/api/v1/accounts/{account_id}"
+            f"/conversations/{conversation_id}")
+
+
+def _dispatch(app: web.Application, base: str, plan: list[Call], ticket_id: str | None) -> None:
+    """Deliver `plan` in the background; Chatwoot gets its 200 without waiting."""
+    state = app[CHATWOOT]
+    task = asyncio.create_task(_deliver(app, base, plan, ticket_id))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
 
 
 @dataclass(frozen=True)
@@ -337,6 +368,26 @@ def _too_long_plan(limit: int) -> list[Call]:
             "this conversation to our team."), "reply"),
         Call("/messages", {"content": "FAQ bot: the patient's message was too long for the "
                            "bot to read; no ticket was opened. Please read it above.",
+                           "message_type": "outgoing", "private": True}, "private note"),
+        Call("/toggle_status", {"status": "open"}, "toggle_status"),
+    ]
+
+
+def _attachment_plan(mode: str, emergency_number: str, kinds: list[str],
+                     count: int) -> list[Call]:
+    if mode != "handoff":
+        return [Call("/messages", _message(
+            "I can only read typed messages, so I could not open that photo, voice note or "
+            "file. Please type your question in words. If it is urgent, call your care team; "
+            f"in an emergency, call {emergency_number}."), "reply")]
+    return [
+        Call("/messages", _message(
+            "I can only read typed messages, so I could not open that photo, voice note or "
+            "file. I've passed this conversation to our team. In an emergency, call "
+            f"{emergency_number}."), "reply"),
+        Call("/messages", {"content": f"FAQ bot: the patient sent {count} attachment(s) "
+                           f"({', '.join(kinds)}) and no text, which the bot cannot read; no "
+                           "ticket was opened. Please look at it above.",
                            "message_type": "outgoing", "private": True}, "private note"),
         Call("/toggle_status", {"status": "open"}, "toggle_status"),
     ]
