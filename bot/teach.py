@@ -20,7 +20,11 @@ from typing import Any
 
 import yaml
 from ruamel.yaml import YAML
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    FoldedScalarString,
+    LiteralScalarString,
+)
 
 from .corpus import SYNONYMS_FILE, read_corpus
 from .domain import PROCEDURES
@@ -140,6 +144,23 @@ def _string(value: str) -> str:
     return value if same else DoubleQuotedScalarString(value)
 
 
+def block(text: str, width: int = 72) -> str:
+    """A long answer as a YAML block, folded at spaces near `width` like the
+    hand-written entries (`>-`); text with line breaks keeps them (`|-`)."""
+    if "\n" in text:
+        literal: str = LiteralScalarString(text)
+        return literal
+    folded = FoldedScalarString(text)
+    positions, start = [], 0
+    for i, char in enumerate(text):
+        if char == " " and i - start >= width - 6 and i + 1 < len(text) and text[i + 1] != " ":
+            positions.append(i)
+            start = i + 1
+    folded.fold_pos = positions
+    result: str = folded
+    return result
+
+
 def add_alternate(corpus_dir: str | Path, entry_id: str, phrasing: str) -> Path:
     """Add `phrasing` to the alternates of entry `entry_id`; returns the edited file."""
     directory = _corpus_dir(corpus_dir)
@@ -212,14 +233,22 @@ def new_entry_id(corpus_ids: set[str] | frozenset[str], procedure: str, question
     return candidate
 
 
-def staff_draft(question: str, answer: str, topic: str, alternates: list[str],
-                today: dt.date | None = None) -> dict[str, Any]:
-    """The fields of a staff-drafted entry (owner, review dates, source)."""
-    today = today or dt.date.today()
+def a_year_after(today: dt.date) -> dt.date:
     try:
-        review_by = today.replace(year=today.year + 1)
+        return today.replace(year=today.year + 1)
     except ValueError:  # 29 February
-        review_by = today + dt.timedelta(days=365)
+        return today + dt.timedelta(days=365)
+
+
+def staff_draft(question: str, answer: str, topic: str, alternates: list[str],
+                today: dt.date | None = None, *, source_name: str = "Staff answer",
+                source_url: str = "", review_by: dt.date | None = None) -> dict[str, Any]:
+    """The fields of a staff-drafted entry (owner, review dates, source).
+
+    The owner stays "Staff draft" once a clinician approves it: that marks the
+    entry as waiting for its Spanish twin (`bot/spanish.py`)."""
+    today = today or dt.date.today()
+    review_by = review_by or a_year_after(today)
     return {
         "topic": topic,
         "question": _string(checked(question, "question", MAX_QUESTION_CHARS)),
@@ -229,9 +258,10 @@ def staff_draft(question: str, answer: str, topic: str, alternates: list[str],
         "alternates": [_string(checked(a, "phrasing", MAX_QUESTION_CHARS))
                        for a in alternates if normalise(a) and redact(a) == a
                        and not REDACTED.search(a)],
-        "answer": _string(checked(answer, "answer", MAX_ANSWER_CHARS)),
+        "answer": block(checked(answer, "answer", MAX_ANSWER_CHARS)),
         "owner": "Staff draft",
         "reviewed": today,
         "review_by": review_by,
-        "sources": [{"name": "Staff answer", "url": ""}],
+        "sources": [{"name": _string(" ".join(source_name.split()) or "Staff answer"),
+                     "url": source_url.strip()}],
     }

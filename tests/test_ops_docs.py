@@ -44,7 +44,7 @@ def command_lines() -> list[str]:
 def concrete(line: str, keep_optional: bool) -> list[str]:
     """A usage line made runnable: placeholders filled, [optional] parts kept or dropped."""
     line = re.sub(r"\[([^\]]*)\]", r"\1" if keep_optional else "", line)
-    line = re.sub(r"(\S+)\|\S+", r"\1", line)  # first of a|b
+    line = re.sub(r"([^\s|]+)\|\S+", r"\1", line)  # first of a|b|c
     line = line.replace("NAME", "jo.smith")
     return shlex.split(line)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,10 +21,13 @@ from bot.web.keys import BOT, SETTINGS
 from bot.web.poller import sync_corpus_once
 
 ROOT = Path(__file__).resolve().parent.parent
+# The console is tested on a corpus of its own, so teaching the bundled corpus
+# (or any valid edit of it) cannot change what these tests see.
+FIXTURE_CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 USER, PASSWORD = "nurse.jo", "correct-horse-battery"
+CLINICIAN = "dr.lee"
 TOKEN = "tok-123"
-# Questions the bot should not answer yet; the corpus keeps growing, so tests
-# use the first one that still falls back.
+# Questions the fixture corpus does not answer; tests use the first that falls back.
 UNANSWERED = (
     "can my cat sleep on the bed after my kyphoplasty",
     "is it ok for my cat to sleep on my bed once i am home from the spine cement procedure",
@@ -35,7 +41,7 @@ CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", target)
+    shutil.copytree(FIXTURE_CORPUS, target, ignore=shutil.ignore_patterns("*.md"))
     return target
 
 
@@ -43,6 +49,7 @@ def corpus_dir(tmp_path: Path) -> Path:
 def store(tmp_path: Path):
     store = Store("sqlite:///" + str(tmp_path / "t.db"))
     store.add_user(USER, hash_password(PASSWORD))
+    store.add_user(CLINICIAN, hash_password(PASSWORD), role="clinician")
     yield store
     store.close()
 
@@ -51,7 +58,7 @@ def store(tmp_path: Path):
 async def client(aiohttp_client, tmp_path, corpus_dir, store):
     settings = load_settings().replace(
         db="sqlite:///" + str(tmp_path / "t.db"), corpus=str(corpus_dir),
-        secure_cookies=False, staff_token=TOKEN, rate_limit=0)
+        data_dir=str(tmp_path / "data"), secure_cookies=False, staff_token=TOKEN, rate_limit=0)
     bot = build_bot(settings, tickets=store)
     return await aiohttp_client(create_app(settings, bot, store))
 
@@ -83,7 +90,7 @@ async def unanswered(client) -> tuple[str, dict]:
         reply = await ask(client, text)
         if reply["type"] == "fallback" and reply["ticket_id"]:
             return text, reply
-    pytest.skip("the corpus now answers every sample question")
+    pytest.fail("the fixture corpus answers every sample question: add one it does not")
 
 
 # ---------------------------------------------------------------- auth
@@ -319,37 +326,123 @@ def _alternates(corpus_dir: Path, entry_id: str) -> list[str]:
     return entry["alternates"]
 
 
-async def test_teaching_an_alternate_answers_next_time(client, store, corpus_dir):
+async def teach_alternate(client, question: str, ticket_id: str, entry_id: str = TEACH_ID):
+    return await client.post(f"/staff/tickets/{ticket_id}/teach", data={
+        "csrf": await csrf_of(client), "mode": "alternate", "entry_id": entry_id,
+        "phrasing": question}, allow_redirects=False)
+
+
+async def switch_user(client, username: str) -> None:
+    await client.post("/staff/logout", data={"csrf": await csrf_of(client)})
+    assert (await login(client, username)).status == 303
+
+
+def only_draft(store) -> str:
+    drafts = store.list_drafts()
+    assert len(drafts) == 1
+    return drafts[0]["id"]
+
+
+def validate(corpus_dir: Path) -> None:
+    """The corpus checks a deployment runs, on what the console wrote."""
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "validate", "--corpus",
+                             str(corpus_dir)], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "FAQBOT_CONFIG": ""})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 error(s)" in result.stdout
+
+
+async def test_a_taught_phrasing_is_a_draft_until_a_clinician_publishes_it(
+        client, store, corpus_dir):
     assert TEACH_ID in client.app[BOT].corpus.by_id
     question, before = await unanswered(client)
     ticket_id = before["ticket_id"]
+    file = corpus_dir / "vertebroplasty-kyphoplasty.yaml"
+    original = file.read_text()
     await login(client)
-    csrf = await csrf_of(client)
-    response = await client.post(f"/staff/tickets/{ticket_id}/teach", data={
-        "csrf": csrf, "mode": "alternate", "entry_id": TEACH_ID, "phrasing": question})
-    assert response.status == 200, await response.text()
+    response = await teach_alternate(client, question, ticket_id)
+    assert response.status == 303, await response.text()
+    # A draft: the corpus, the answers and the ticket are as they were.
+    assert file.read_text() == original
+    assert (await ask(client, question))["type"] == "fallback"
+    assert store.get_ticket(ticket_id)["status"] == "open"
+    draft_id = only_draft(store)
+    listing = await (await client.get("/staff/drafts")).text()
+    assert draft_id in listing and "approving them needs the clinician role" in listing
+    # The author is not a clinician: no forms, and a forged POST is refused.
+    page = await (await client.get(f"/staff/drafts/{draft_id}")).text()
+    assert "Only a clinician may approve" in page and "Approve and publish" not in page
+    refused = await client.post(f"/staff/drafts/{draft_id}/publish",
+                                data={"csrf": await csrf_of(client)})
+    assert refused.status == 403 and file.read_text() == original
+
+    await switch_user(client, CLINICIAN)
+    page = await (await client.get(f"/staff/drafts/{draft_id}")).text()
+    assert "Approve and publish" in page
+    assert f"+      - {question}" in page  # the diff of the YAML file
+    assert f"<strong>answers with {TEACH_ID}" in page  # the ticket's question changes
+    published = await client.post(f"/staff/drafts/{draft_id}/publish",
+                                  data={"csrf": await csrf_of(client)}, allow_redirects=False)
+    assert published.status == 303, await published.text()
     assert question in _alternates(corpus_dir, TEACH_ID)
     after = await ask(client, question)
     assert after["type"] == "answer" and after["faq_id"] == TEACH_ID
     assert store.get_ticket(ticket_id)["status"] == "resolved"
-    teach = [e for e in store.audit_entries() if e["action"] == "teach"]
-    assert teach and teach[0]["ticket_id"] == ticket_id and TEACH_ID in teach[0]["detail"]
+    assert store.get_draft(draft_id)["status"] == "published"
+    actions = {(e["action"], e["username"]) for e in store.audit_entries()
+               if e["ticket_id"] == ticket_id}
+    assert {("draft", USER), ("publish", CLINICIAN)} <= actions
     audit = await (await client.get("/staff/audit")).text()
-    assert "teach" in audit and ticket_id in audit
+    assert "publish" in audit and ticket_id in audit
     # Recorded for the other replicas, which poll it.
     assert store.corpus_version() == client.app[BOT].corpus.version
+    validate(corpus_dir)
 
 
-async def test_a_replica_picks_up_a_corpus_taught_elsewhere(client, store, corpus_dir):
-    """Two apps on one database and one corpus directory: teach on one, the other follows."""
+async def test_a_clinician_cannot_approve_their_own_draft(client, store, corpus_dir):
+    question, before = await unanswered(client)
+    await login(client, CLINICIAN)
+    assert (await teach_alternate(client, question, before["ticket_id"])).status == 303
+    draft_id = only_draft(store)
+    page = await (await client.get(f"/staff/drafts/{draft_id}")).text()
+    assert "other than its author" in page and "Approve and publish" not in page
+    refused = await client.post(f"/staff/drafts/{draft_id}/publish",
+                                data={"csrf": await csrf_of(client)})
+    assert refused.status == 403
+    assert store.get_draft(draft_id)["status"] == "pending"
+
+
+async def test_a_rejected_draft_is_kept_with_its_reason(client, store, corpus_dir):
+    question, before = await unanswered(client)
+    original = (corpus_dir / "vertebroplasty-kyphoplasty.yaml").read_text()
+    await login(client)
+    await teach_alternate(client, question, before["ticket_id"])
+    draft_id = only_draft(store)
+    await switch_user(client, CLINICIAN)
+    empty = await client.post(f"/staff/drafts/{draft_id}/reject",
+                              data={"csrf": await csrf_of(client), "reason": " "})
+    assert empty.status == 400
+    response = await client.post(f"/staff/drafts/{draft_id}/reject", data={
+        "csrf": await csrf_of(client), "reason": "Pets are a question for the vet."})
+    assert response.status == 200  # redirected to the draft, which shows the reason
+    assert "Pets are a question for the vet." in await response.text()
+    draft = store.get_draft(draft_id)
+    assert draft["status"] == "rejected" and draft["decided_by"] == CLINICIAN
+    assert (corpus_dir / "vertebroplasty-kyphoplasty.yaml").read_text() == original
+    assert any(e["action"] == "reject" and "vet" in e["detail"] for e in store.audit_entries())
+
+
+async def test_a_replica_picks_up_a_corpus_published_elsewhere(client, store, corpus_dir):
+    """Two apps on one database and one corpus directory: publish on one, the other follows."""
     settings = client.app[SETTINGS]
     other = create_app(settings, build_bot(settings, tickets=store), store)
     seen = store.corpus_version()
     question, before = await unanswered(client)
     await login(client)
-    await client.post(f"/staff/tickets/{before['ticket_id']}/teach", data={
-        "csrf": await csrf_of(client), "mode": "alternate", "entry_id": TEACH_ID,
-        "phrasing": question})
+    await teach_alternate(client, question, before["ticket_id"])
+    await switch_user(client, CLINICIAN)
+    await client.post(f"/staff/drafts/{only_draft(store)}/publish",
+                      data={"csrf": await csrf_of(client)})
     assert other[BOT].corpus.version != client.app[BOT].corpus.version
     assert other[BOT].reply(question).type == "fallback"
     assert await sync_corpus_once(other, seen) == client.app[BOT].corpus.version
@@ -358,42 +451,69 @@ async def test_a_replica_picks_up_a_corpus_taught_elsewhere(client, store, corpu
     assert reply.type == "answer" and reply.faq_id == TEACH_ID
 
 
-async def test_teaching_a_duplicate_is_refused_and_the_file_kept(client, corpus_dir):
+async def test_teaching_a_phrasing_of_another_entry_is_refused(client, store, corpus_dir):
     _, reply = await unanswered(client)
-    ticket_id = reply["ticket_id"]
-    file = corpus_dir / "vertebroplasty-kyphoplasty.yaml"
-    original = file.read_text()
     await login(client)
-    csrf = await csrf_of(client)
     # "walking after kyphoplasty" already belongs to vert-recovery-walking.
-    response = await client.post(f"/staff/tickets/{ticket_id}/teach", data={
-        "csrf": csrf, "mode": "alternate", "entry_id": "vert-recovery-driving",
-        "phrasing": "walking after kyphoplasty"})
+    response = await teach_alternate(client, "walking after kyphoplasty", reply["ticket_id"],
+                                     "vert-recovery-driving")
     assert response.status == 400
-    assert "also under entry" in await response.text()
-    assert file.read_text() == original
+    assert "already a way of asking" in await response.text()
+    assert store.list_drafts() == []
 
 
-async def test_drafting_a_new_entry(client, store, corpus_dir):
+async def test_drafting_and_publishing_a_new_entry(client, store, corpus_dir):
     question = "Do you validate parking tickets for the garage?"
-    ticket_id = (await ask(client, "do you validate parking tickets for the garage"))["ticket_id"]
+    asked = "do you validate parking tickets for the garage"
+    ticket_id = (await ask(client, asked))["ticket_id"]
     assert ticket_id
+    before = (corpus_dir / "general.yaml").read_text()
     await login(client)
-    csrf = await csrf_of(client)
     response = await client.post(f"/staff/tickets/{ticket_id}/teach", data={
-        "csrf": csrf, "mode": "new", "question": question, "procedure": "general",
-        "topic": "logistics",
-        "answer": "Yes. Bring your ticket to the front desk and they will stamp it."})
-    assert response.status == 200, await response.text()
-    data = yaml.safe_load((corpus_dir / "general.yaml").read_text())
-    entry = data["entries"][-1]
+        "csrf": await csrf_of(client), "mode": "new", "question": question,
+        "procedure": "general", "topic": "logistics",
+        "answer": "Yes. Bring your parking ticket to the front desk when you check in, and "
+                  "the staff there will stamp it for you so the garage does not charge you "
+                  "for the time of your visit, which can take most of a long day."},
+        allow_redirects=False)
+    assert response.status == 303, await response.text()
+    assert (corpus_dir / "general.yaml").read_text() == before
+    assert (await ask(client, asked))["type"] == "fallback"
+    draft_id = only_draft(store)
+
+    await switch_user(client, CLINICIAN)
+    page = await (await client.get(f"/staff/drafts/{draft_id}")).text()
+    assert "Still needed before publishing" in page and "at least 5 other ways" in page
+    assert "reading grade" in page
+    form = {"csrf": await csrf_of(client), "source_name": "Hospital parking office",
+            "source_url": "https://example-hospital.org/parking", "review_by": "2027-06-30",
+            "more_alternates": "parking validation\ndo you stamp parking tickets\n"
+                               "free parking for patients\nwill the garage charge me"}
+    short = await client.post(f"/staff/drafts/{draft_id}/publish", data=form)
+    assert short.status == 400 and "at least 5 other ways" in await short.text()
+    form["more_alternates"] += "\ncan i get my parking paid"
+    hard = await client.post(f"/staff/drafts/{draft_id}/publish", data=form)
+    assert hard.status == 400 and "reading grade" in await hard.text()
+    # The clinician may reword the answer while approving it.
+    form["answer"] = ("Yes. Bring your parking ticket to the front desk. "
+                      "The staff will stamp it. Then the garage will not charge you.")
+    published = await client.post(f"/staff/drafts/{draft_id}/publish", data=form,
+                                  allow_redirects=False)
+    assert published.status == 303, await published.text()
+
+    text = (corpus_dir / "general.yaml").read_text()
+    assert "    answer: >-\n      Yes. Bring your parking ticket" in text  # a readable block
+    entry = yaml.safe_load(text)["entries"][-1]
     assert entry["question"] == question and entry["owner"] == "Staff draft"
-    assert entry["sources"] == [{"name": "Staff answer", "url": ""}]
-    assert "do you validate parking tickets for the garage" in entry["alternates"]
-    assert (entry["review_by"] - entry["reviewed"]).days in (365, 366)
-    after = await ask(client, "do you validate parking tickets for the garage")
+    assert entry["answer"] == form["answer"]
+    assert entry["sources"] == [{"name": "Hospital parking office",
+                                 "url": "https://example-hospital.org/parking"}]
+    assert asked in entry["alternates"] and len(entry["alternates"]) == 6
+    assert str(entry["review_by"]) == "2027-06-30"
+    after = await ask(client, asked)
     assert after["type"] == "answer" and after["faq_id"] == entry["id"]
     assert store.get_ticket(ticket_id)["status"] == "resolved"
+    validate(corpus_dir)
 
 
 # ---------------------------------------------------------------- insights and API

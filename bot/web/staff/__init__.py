@@ -4,7 +4,7 @@ Server-rendered HTML forms from Jinja2 templates with autoescape (the CSP
 forbids inline scripts and styles; the look comes from /static/staff.css).
 `guard.py` checks the session and CSRF token before any handler runs;
 `signin.py` signs in and out; `pages.py` and `tickets.py` are thin handlers;
-`api.py` is the JSON API for scripts (bearer token).
+`drafts.py` reviews taught drafts; `api.py` is the JSON API for scripts (bearer token).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..auth import LoginThrottle, Signer
 from .api import api_ticket, api_tickets
+from .drafts import draft_page, draft_publish, draft_reject, drafts_page
 from .guard import SIGNER, THROTTLE
 from .pages import audit_page, insights_page, queue_page
 from .render import TEMPLATES, environment
@@ -38,6 +39,10 @@ def setup_staff(app: web.Application) -> None:
     r.add_get("/staff/tickets/{ticket_id}", ticket_page)
     for action, handler in ACTIONS.items():
         r.add_post(f"/staff/tickets/{{ticket_id}}/{action}", handler)
+    r.add_get("/staff/drafts", drafts_page)
+    r.add_get("/staff/drafts/{draft_id}", draft_page)
+    r.add_post("/staff/drafts/{draft_id}/publish", draft_publish)
+    r.add_post("/staff/drafts/{draft_id}/reject", draft_reject)
     r.add_get("/staff/insights", insights_page)
     r.add_get("/staff/audit", audit_page)
     r.add_get("/staff/api/tickets", api_tickets)

@@ -19,8 +19,15 @@ NOTICES = {
     "resolved": "Ticket resolved.",
     "dismissed": "Ticket dismissed.",
     "taught": "The bot has learned this question and is already using it. Ticket resolved.",
-    "drafted": "New entry added to the corpus (owner: Staff draft) and live now. "
-               "Ticket resolved. Ask the entry's owner to review the wording.",
+    "draft-phrasing": "Saved as a draft. Patients get it once a clinician approves it "
+                      "(Drafts page); the ticket stays open until then.",
+    "drafted": "New entry saved as a draft. Patients see it once a clinician approves it "
+               "(Drafts page); the ticket stays open until then.",
+    "published": "Published: patients get the new entry now, on every server. "
+                 "Ticket resolved.",
+    "published-phrasing": "Published: the bot uses this wording now, on every server. "
+                          "Ticket resolved.",
+    "rejected": "Draft rejected. It is kept with your reason; patients never see it.",
     "signed-out": "You are signed out.",
 }
 
