@@ -558,3 +558,27 @@ async def test_patient_text_is_isolated_and_wraps(client, store):
     assert "\u202e" not in text and "<bdi>" in text
     css = await (await client.get("/static/staff.css")).text()
     assert "overflow-wrap: anywhere" in css
+
+
+# ---------------------------------------------------------------- language and kinds
+
+
+async def test_a_spanish_ticket_shows_the_language_and_asks_for_a_spanish_reply(client, store):
+    ticket_id = store.open_ticket(kind="handoff", session_id="s-es",
+                                  message="[es] quiero hablar con una enfermera")
+    await login(client)
+    page = await (await client.get(f"/staff/tickets/{ticket_id}")).text()
+    assert "Patient's language" in page and "Spanish" in page
+    assert '<blockquote class="message" lang="es"><bdi>quiero hablar' in page
+    assert "Message to the patient, in Spanish" in page and "please reply in Spanish" in page
+    english = store.open_ticket(kind="handoff", session_id="s-en", message="call me please")
+    page = await (await client.get(f"/staff/tickets/{english}")).text()
+    assert "in Spanish" not in page and "<dd>English</dd>" in page
+
+
+async def test_the_teach_form_is_only_on_fallback_tickets(client, store):
+    handoff = store.open_ticket(kind="handoff", session_id="s1", message="a nurse please")
+    fallback = store.open_ticket(kind="fallback", session_id="s2", message="can my cat sleep")
+    await login(client)
+    assert "Teach the bot" not in await (await client.get(f"/staff/tickets/{handoff}")).text()
+    assert "Teach the bot" in await (await client.get(f"/staff/tickets/{fallback}")).text()
