@@ -7,10 +7,23 @@
  *           data-position="right" data-emergency-number="911" defer></script>
  *
  * Options (all optional): data-server (default: the script's origin),
- * data-title, data-accent (a CSS colour; white text must be readable on it),
+ * data-title (the title in the page's language, data-language or English),
+ * data-title-en / data-title-es (a title per language),
+ * data-accent (a CSS colour; white text must be readable on it),
  * data-position (right|left), data-emergency-number, data-mode (widget|page),
  * data-target (CSS selector of the container for page mode),
- * data-poll-interval (milliseconds between checks for care-team replies).
+ * data-poll-interval (milliseconds between checks for care-team replies),
+ * data-procedure (a procedure slug: the empty chat offers its questions),
+ * data-language (en|es: the language before the first reply),
+ * data-sync-page (page mode: also translate the page's title, its <html lang>
+ * and its elements marked data-faqbot-text="key").
+ * The page's query string may carry ?procedure=slug and ?lang=en|es too; they
+ * win over the data- attributes.
+ *
+ * Language: the chrome (title, buttons, labels, disclaimers) starts in the
+ * language of ?lang=, data-language or the browser, and then follows the
+ * `language` of the latest reply. Every string is in STRINGS below, written
+ * for patients in each language; nothing is translated by machine.
  *
  * Everything lives in an open Shadow DOM. All text from the bot, staff and
  * the patient goes through textContent / createElement: never innerHTML.
@@ -27,17 +40,147 @@
   var scriptUrl = new URL(script.src, document.baseURI);
   var ds = script.dataset;
   var server = (ds.server || scriptUrl.origin).replace(/\/+$/, "");
-  var title = ds.title || "Ask about your procedure";
   var mode = ds.mode === "page" ? "page" : "widget";
   var position = ds.position === "left" ? "left" : "right";
   var emergencyNumber = (ds.emergencyNumber || "911").replace(/[^0-9+*#]/g, "") || "911";
   var pollInterval = Math.max(1000, parseInt(ds.pollInterval, 10) || 10000);
-  var STAFF_REQUEST = "I'd like to talk to a person";
-  var DEFAULT_DISCLAIMER = "I'm an automated assistant. I give general information, " +
-    "not medical advice or a diagnosis, and messages here are not watched in real time. " +
-    "Always follow your own care team's instructions. In an emergency, call " +
-    emergencyNumber + ".";
+  var syncPage = mode === "page" && ds.syncPage === "true";
   var STORE_KEY = "faqbot:" + server + ":" + mode;
+
+  // ---------------------------------------------------------------- strings
+
+  var STRINGS = {
+    en: {
+      title: "Ask about your procedure",
+      pageTitle: "Patient questions",
+      subtitle: "Automated answers · staff reply in office hours",
+      launcher: "Questions?",
+      launcherName: "Chat: {title}",
+      close: "Close chat",
+      staff: "Talk to staff",
+      staffRequest: "I'd like to talk to a person",
+      region: "Conversation",
+      log: "Messages",
+      inputLabel: "Your question",
+      placeholder: "Type your question…",
+      send: "Send",
+      composer: "Send a message",
+      disclaimer: "I'm an automated assistant. I give general information, not medical " +
+        "advice or a diagnosis, and messages here are not watched in real time. Always " +
+        "follow your own care team's instructions. In an emergency, call {number}.",
+      footnote: "General information, not medical advice. Not watched in real time. " +
+        "In an emergency, call {number}.",
+      starters: "Common questions",
+      you: "You",
+      assistant: "Assistant",
+      careTeam: "Care team",
+      notSent: "Not sent",
+      emergency: "Emergency",
+      urgent: "Urgent",
+      call: "Call {number}",
+      reference: "Reference: {id}",
+      source: "Source",
+      sources: "Sources",
+      newTab: " (opens in a new tab)",
+      choose: "Questions to choose from",
+      related: "Related questions",
+      helpful: "Was this helpful?",
+      yes: "Yes, helpful",
+      no: "No, not helpful",
+      thanks: "Thanks for your feedback",
+      typing: "Assistant is typing…",
+      tooFast: "You're sending messages quickly. Please wait a moment and try again.",
+      failed: "Sorry, your message could not be sent ({detail}). Please try again.",
+      offline: "Sorry, we couldn't reach the assistant. Check your connection and try " +
+        "again. In an emergency, call {number}.",
+      documentTitle: "Ask about your procedure – Patient questions",
+      brand: "Interventional Radiology",
+      pageHeading: "Questions about your procedure",
+      pageIntro: "Answers come from information checked by our care team. You can ask " +
+        "to talk to a person at any time.",
+    },
+    es: {
+      title: "Pregunte sobre su procedimiento",
+      pageTitle: "Preguntas de pacientes",
+      subtitle: "Respuestas automáticas · el personal responde en horario de oficina",
+      launcher: "¿Preguntas?",
+      launcherName: "Chat: {title}",
+      close: "Cerrar el chat",
+      staff: "Hablar con una persona",
+      staffRequest: "Quiero hablar con una persona",
+      region: "Conversación",
+      log: "Mensajes",
+      inputLabel: "Su pregunta",
+      placeholder: "Escriba su pregunta…",
+      send: "Enviar",
+      composer: "Enviar un mensaje",
+      disclaimer: "Soy un asistente automático. Doy información general, no consejos " +
+        "médicos ni un diagnóstico, y nadie lee estos mensajes en tiempo real. Siga " +
+        "siempre las instrucciones de su equipo de atención. En una emergencia, llame " +
+        "al {number}.",
+      footnote: "Información general, no consejos médicos. Nadie lo lee en tiempo real. " +
+        "En una emergencia, llame al {number}.",
+      starters: "Preguntas frecuentes",
+      you: "Usted",
+      assistant: "Asistente",
+      careTeam: "Equipo de atención",
+      notSent: "No se envió",
+      emergency: "Emergencia",
+      urgent: "Urgente",
+      call: "Llamar al {number}",
+      reference: "Referencia: {id}",
+      source: "Fuente",
+      sources: "Fuentes",
+      newTab: " (se abre en otra pestaña)",
+      choose: "Preguntas para elegir",
+      related: "Preguntas relacionadas",
+      helpful: "¿Le sirvió esta respuesta?",
+      yes: "Sí, me sirvió",
+      no: "No me sirvió",
+      thanks: "Gracias por su opinión",
+      typing: "El asistente está escribiendo…",
+      tooFast: "Está enviando mensajes muy rápido. Espere un momento y vuelva a intentarlo.",
+      failed: "Lo sentimos, no se pudo enviar su mensaje ({detail}). Vuelva a intentarlo.",
+      offline: "Lo sentimos, no pudimos comunicarnos con el asistente. Revise su conexión " +
+        "y vuelva a intentarlo. En una emergencia, llame al {number}.",
+      documentTitle: "Pregunte sobre su procedimiento – Preguntas de pacientes",
+      brand: "Radiología intervencionista",
+      pageHeading: "Preguntas sobre su procedimiento",
+      pageIntro: "Las respuestas vienen de información revisada por nuestro equipo de " +
+        "atención. Puede pedir hablar con una persona en cualquier momento.",
+    },
+  };
+
+  function languageOf(value) {
+    var v = String(value || "").toLowerCase();
+    if (/^es\b/.test(v)) return "es";
+    if (/^en\b/.test(v)) return "en";
+    return null;
+  }
+
+  function browserLanguage() {
+    var list = (navigator.languages && navigator.languages.length)
+      ? navigator.languages : [navigator.language];
+    for (var i = 0; i < list.length; i++) {
+      var found = languageOf(list[i]);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  var query = new URLSearchParams(window.location.search);
+  var startLanguage = languageOf(query.get("lang")) || languageOf(ds.language) ||
+    browserLanguage() || "en";
+  var SLUG = /^[a-z0-9-]{1,64}$/;
+  var procedure = [query.get("procedure"), ds.procedure].filter(function (p) {
+    return p && SLUG.test(p);
+  })[0] || "";
+
+  // The host page's own titles, per language.
+  var titles = {};
+  if (ds.title) titles[languageOf(ds.language) || "en"] = ds.title;
+  if (ds.titleEn) titles.en = ds.titleEn;
+  if (ds.titleEs) titles.es = ds.titleEs;
 
   // ------------------------------------------------------------------ state
 
@@ -52,12 +195,15 @@
       if (raw) {
         var parsed = JSON.parse(raw);
         if (parsed && typeof parsed.sessionId === "string" && Array.isArray(parsed.items)) {
+          if (!parsed.disclaimers || typeof parsed.disclaimers !== "object") {
+            parsed.disclaimers = {};
+          }
           return parsed;
         }
       }
     } catch (e) { /* storage blocked or corrupt: start fresh */ }
     return { sessionId: newSessionId(), items: [], open: false, lastStaffId: 0,
-             disclaimer: null };
+             disclaimers: {}, language: null };
   }
 
   var state = loadState();
@@ -68,6 +214,28 @@
       if (state.items.length > 200) state.items = state.items.slice(-200);
       window.sessionStorage.setItem(STORE_KEY, JSON.stringify(state));
     } catch (e) { /* ignore */ }
+  }
+
+  // The conversation's language once a reply has named one; before that, the
+  // page's or the browser's.
+  function currentLanguage() {
+    return languageOf(state.language) || startLanguage;
+  }
+
+  function t(key, vars) {
+    var table = STRINGS[currentLanguage()] || STRINGS.en;
+    var text = table[key] !== undefined ? table[key] : STRINGS.en[key];
+    var values = vars || {};
+    return String(text).replace(/\{(\w+)\}/g, function (whole, name) {
+      if (name === "number") return emergencyNumber;
+      return values[name] !== undefined ? String(values[name]) : whole;
+    });
+  }
+
+  function widgetTitle() {
+    var lang = currentLanguage();
+    if (titles[lang]) return titles[lang];
+    return mode === "page" ? t("pageTitle") : t("title");
   }
 
   // ---------------------------------------------------------------- helpers
@@ -154,72 +322,178 @@
   setTimeout(reveal, 3000);
   root.appendChild(link);
 
-  var wrapper = el("div", { className: "faqbot " + mode + " pos-" + position });
+  // On the bot's own chat page the page's <h1> names the chat: the panel's
+  // title is left to screen readers.
+  var wrapper = el("div", { className: "faqbot " + mode + " pos-" + position +
+                                        (syncPage ? " titled-by-page" : "") });
   root.appendChild(wrapper);
 
   var panelId = "faqbot-panel";
   var titleId = "faqbot-title";
+  var startersId = "faqbot-starters-heading";
 
   var launcher = null;
+  var launcherText = el("span", { className: "launcher-text" });
+  var launcherName = el("span", { className: "visually-hidden" });
   if (mode === "widget") {
     launcher = el("button", {
       type: "button", className: "launcher", "aria-expanded": "false",
       "aria-controls": panelId,
-    }, [svgIcon(ICON_CHAT, 26), el("span", { className: "launcher-text", text: "Questions?" }),
-        el("span", { className: "visually-hidden", text: " Chat: " + title })]);
+    }, [svgIcon(ICON_CHAT, 26), launcherText, launcherName]);
     wrapper.appendChild(launcher);
   }
 
   var closeBtn = mode === "widget"
-    ? el("button", { type: "button", className: "icon-btn close", "aria-label": "Close chat" },
-         [svgIcon(ICON_CLOSE, 20)])
+    ? el("button", { type: "button", className: "icon-btn close" }, [svgIcon(ICON_CLOSE, 20)])
     : null;
-  var staffBtn = el("button", { type: "button", className: "staff-btn", text: "Talk to staff" });
+  var staffBtn = el("button", { type: "button", className: "staff-btn" });
+  var titleEl = el("h2", { className: "title", id: titleId });
+  var subtitleEl = el("p", { className: "subtitle" });
 
-  var header = el("div", { className: "header" }, [
-    el("div", { className: "title-wrap" }, [
-      el("h2", { className: "title", id: titleId, text: title }),
-      el("p", { className: "subtitle", text: "Automated answers · staff reply in office hours" }),
-    ]),
-    el("div", { className: "header-actions" }, [staffBtn, closeBtn]),
-  ]);
+  // A grid: the title over the subtitle, the buttons beside them (on a phone,
+  // the close button beside the title and the staff button beside the subtitle).
+  var header = el("div", { className: "header" }, [titleEl, subtitleEl, staffBtn, closeBtn]);
 
+  // The full disclaimer opens the conversation and scrolls away with it; the
+  // short footnote under the message box stays in sight.
   var disclaimer = el("p", { className: "disclaimer", id: "faqbot-disclaimer" });
+  var startersHeading = el("h3", { className: "starters-heading", id: startersId });
+  var startersList = el("ul", { className: "starter-list", "aria-labelledby": startersId });
+  var starters = el("section", { className: "starters", "aria-labelledby": startersId },
+                    [startersHeading, startersList]);
+  starters.hidden = true;
   var log = el("div", {
     className: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
-    "aria-label": "Conversation", tabindex: "0",
   });
+  var scroller = el("div", { className: "scroll", role: "region", tabindex: "0" },
+                    [disclaimer, starters, log]);
   var typing = el("div", { className: "typing", role: "status" });
   var input = el("input", {
     type: "text", className: "input", id: "faqbot-input", autocomplete: "off",
-    maxlength: "1000", placeholder: "Type your question…", "aria-describedby": "faqbot-disclaimer",
+    maxlength: "1000", "aria-describedby": "faqbot-footnote",
   });
-  var inputLabel = el("label", { className: "visually-hidden", "for": "faqbot-input",
-                                 text: "Your question" });
-  var sendBtn = el("button", { type: "submit", className: "send", "aria-label": "Send" },
-                   [svgIcon(ICON_SEND, 20)]);
-  var form = el("form", { className: "composer", "aria-label": "Send a message" },
-                [inputLabel, input, sendBtn]);
+  var inputLabel = el("label", { className: "visually-hidden", "for": "faqbot-input" });
+  var sendBtn = el("button", { type: "submit", className: "send" }, [svgIcon(ICON_SEND, 20)]);
+  var form = el("form", { className: "composer" }, [inputLabel, input, sendBtn]);
+  var footnote = el("p", { className: "footnote", id: "faqbot-footnote" });
 
   var panel = el("section", {
     className: "panel", id: panelId, "aria-labelledby": titleId,
     role: mode === "widget" ? "dialog" : "region",
-  }, [header, log, typing, form]);
+  }, [header, scroller, typing, form, footnote]);
   if (mode === "widget") panel.hidden = true;
   wrapper.appendChild(panel);
 
-  // ------------------------------------------------------------- rendering
+  // ------------------------------------------------------------- language
 
-  function renderDisclaimer() {
-    disclaimer.textContent = state.disclaimer || DEFAULT_DISCLAIMER;
+  var shownLanguage = null;
+
+  // Every piece of chrome in the conversation's language.
+  function applyLanguage() {
+    var lang = currentLanguage();
+    shownLanguage = lang;
+    wrapper.setAttribute("lang", lang);
+    var title = widgetTitle();
+    titleEl.textContent = title;
+    subtitleEl.textContent = t("subtitle");
+    launcherText.textContent = t("launcher");
+    launcherName.textContent = " " + t("launcherName", { title: title });
+    if (closeBtn) closeBtn.setAttribute("aria-label", t("close"));
+    staffBtn.textContent = t("staff");
+    scroller.setAttribute("aria-label", t("region"));
+    log.setAttribute("aria-label", t("log"));
+    inputLabel.textContent = t("inputLabel");
+    input.setAttribute("placeholder", t("placeholder"));
+    sendBtn.setAttribute("aria-label", t("send"));
+    form.setAttribute("aria-label", t("composer"));
+    disclaimer.textContent = state.disclaimers[lang] || t("disclaimer");
+    footnote.textContent = t("footnote");
+    startersHeading.textContent = t("starters");
+    if (typing.classList.contains("on")) setTyping(true);
+    if (syncPage) {
+      document.documentElement.setAttribute("lang", lang);
+      document.title = t("documentTitle");
+      Array.prototype.forEach.call(document.querySelectorAll("[data-faqbot-text]"), function (node) {
+        var key = node.getAttribute("data-faqbot-text");
+        if (Object.prototype.hasOwnProperty.call(STRINGS.en, key)) node.textContent = t(key);
+      });
+    }
   }
 
+  // ------------------------------------------------------------- starters
+
+  function touchScreen() {
+    return !!(window.matchMedia && window.matchMedia("(pointer: coarse)").matches);
+  }
+
+  var starterCache = {};
+
+  function renderStarters() {
+    var lang = currentLanguage();
+    var questions = starterCache[lang];
+    while (startersList.firstChild) startersList.removeChild(startersList.firstChild);
+    if (state.items.length || !questions || !questions.length) {
+      starters.hidden = true;
+      return;
+    }
+    questions.forEach(function (q) {
+      var b = el("button", { type: "button", className: "starter" });
+      b.textContent = q.question;
+      b.addEventListener("click", function () {
+        send(q.question);
+        // The list goes away with the first message: focus moves to the box
+        // (not on a touch screen, where that opens the keyboard over the answer).
+        if (!touchScreen()) input.focus();
+      });
+      startersList.appendChild(el("li", null, [b]));
+    });
+    starters.hidden = false;
+  }
+
+  function loadStarters() {
+    var lang = currentLanguage();
+    if (state.items.length || starterCache[lang]) {
+      renderStarters();
+      return;
+    }
+    var url = server + "/api/v1/starters?language=" + encodeURIComponent(lang) +
+      (procedure ? "&procedure=" + encodeURIComponent(procedure) : "");
+    fetch(url, { credentials: "omit" })
+      .then(function (res) { return res.ok ? res.json() : { questions: [] }; })
+      .then(function (data) {
+        starterCache[lang] = (Array.isArray(data.questions) ? data.questions : [])
+          .filter(function (q) { return q && typeof q.question === "string" && q.question; })
+          .slice(0, 6);
+        if (lang === currentLanguage()) renderStarters();
+      })
+      .catch(function () { /* an empty chat without starters still works */ });
+  }
+
+  // ------------------------------------------------------------- rendering
+
   function scrollToEnd() {
-    log.scrollTop = log.scrollHeight;
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  // Scroll so that `node` (the patient's question) sits at the top of the
+  // conversation area, with the reply below it; the browser stops at the end.
+  function scrollToShow(node) {
+    if (!node) {
+      if (state.items.length) scrollToEnd(); else scroller.scrollTop = 0;
+      return;
+    }
+    var offset = node.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+    scroller.scrollTop = Math.max(0, scroller.scrollTop + offset - 8);
+  }
+
+  function lastQuestion() {
+    var users = log.querySelectorAll(".msg.user");
+    return users.length ? users[users.length - 1] : null;
   }
 
   function bubble(role, label, text, extraClass) {
-    var msg = el("div", { className: "msg " + role + (extraClass ? " " + extraClass : "") });
+    var msg = el("div", { className: "msg " + role + (extraClass ? " " + extraClass : ""),
+                          lang: currentLanguage() });
     msg.appendChild(el("span", { className: "who", text: label }));
     var body = el("p", { className: "text" });
     body.textContent = text;
@@ -228,42 +502,49 @@
   }
 
   function renderItem(item, index) {
-    if (item.role === "user") return bubble("user", "You", item.text);
-    if (item.role === "staff") return bubble("staff", "Care team", item.text);
+    if (item.role === "user") return bubble("user", t("you"), item.text);
+    if (item.role === "staff") return bubble("staff", t("careTeam"), item.text);
     if (item.role === "error") {
-      return bubble("error", "Not sent", item.text);
+      return bubble("error", t("notSent"), item.text);
     }
     var reply = item.reply || {};
     var type = reply.type || "answer";
-    var msg = bubble("bot", "Assistant", reply.text || "", "type-" + type);
+    var msg = bubble("bot", t("assistant"), reply.text || "", "type-" + type);
     msg.setAttribute("data-type", type);
+    var replyLanguage = languageOf(reply.language);
+    // The labels are in the chrome's language, the bot's words in the reply's.
+    if (replyLanguage) msg.querySelector(".text").setAttribute("lang", replyLanguage);
 
     if (type === "emergency" || type === "urgent") {
       msg.setAttribute("role", "alert");
-      msg.querySelector(".who").textContent = "Urgent";
+      msg.querySelector(".who").textContent = type === "emergency" ? t("emergency") : t("urgent");
       if (type === "emergency") {
         var call = el("a", { className: "call", href: "tel:" + emergencyNumber },
-                      [svgIcon(ICON_PHONE, 20), "Call " + emergencyNumber + " now"]);
+                      [svgIcon(ICON_PHONE, 20), t("call")]);
         msg.appendChild(call);
       }
     }
 
-    if (reply.ticket_id && (type === "handoff" || type === "fallback" || type === "emergency" ||
-                            type === "urgent")) {
-      msg.appendChild(el("p", { className: "ref", text: "Reference: " + reply.ticket_id }));
+    // The reference once: not when the text already gives it, and not on an
+    // emergency, where the only thing to do is call.
+    var text = String(reply.text || "");
+    if (reply.ticket_id && text.indexOf(reply.ticket_id) === -1 &&
+        (type === "handoff" || type === "fallback" || type === "urgent")) {
+      msg.appendChild(el("p", { className: "ref", text: t("reference", { id: reply.ticket_id }) }));
     }
 
     var sources = (reply.sources || []).filter(function (s) { return s && safeUrl(s.url); });
     if (sources.length) {
-      var list = el("ul", { className: "sources", "aria-label": "Sources" });
+      var list = el("ul", { className: "sources", "aria-label": t("sources") });
       sources.forEach(function (s) {
         var a = el("a", { href: safeUrl(s.url), target: "_blank", rel: "noopener noreferrer" });
         a.textContent = String(s.name || s.url);
-        a.appendChild(el("span", { className: "visually-hidden", text: " (opens in a new tab)" }));
+        a.appendChild(el("span", { className: "visually-hidden", text: t("newTab") }));
         list.appendChild(el("li", null, [a]));
       });
       msg.appendChild(el("div", { className: "sources-wrap" }, [
-        el("span", { className: "sources-label", text: "Source" + (sources.length > 1 ? "s" : "") }),
+        el("span", { className: "sources-label",
+                     text: sources.length > 1 ? t("sources") : t("source") }),
         list,
       ]));
     }
@@ -272,28 +553,32 @@
       return s && typeof s.question === "string" && s.question;
     });
     if (suggestions.length) {
-      var heading = type === "clarify" ? "Did you mean:" : "Related questions";
-      var chips = el("div", { className: "chips", role: "group", "aria-label": heading });
+      // A clarify or fallback text already asks "did you mean one of these?":
+      // its buttons follow without a second heading.
+      var introduced = type === "clarify" || type === "fallback";
+      var heading = introduced ? t("choose") : t("related");
+      var chips = el("div", { className: "chips", role: "group", "aria-label": heading,
+                              lang: replyLanguage });
       suggestions.forEach(function (s) {
         var b = el("button", { type: "button", className: "chip" });
         b.textContent = s.question;
         b.addEventListener("click", function () { send(s.question); });
         chips.appendChild(b);
       });
-      msg.appendChild(el("span", { className: "chips-label", text: heading }));
+      if (!introduced) msg.appendChild(el("span", { className: "chips-label", text: heading }));
       msg.appendChild(chips);
     }
 
     if (type === "answer" && reply.faq_id) {
       var fb = el("div", { className: "feedback" });
       if (item.feedback) {
-        fb.appendChild(el("p", { className: "thanks", text: "Thanks for your feedback" }));
+        fb.appendChild(el("p", { className: "thanks", text: t("thanks") }));
       } else {
-        fb.appendChild(el("span", { className: "fb-label", text: "Was this helpful?" }));
-        var up = el("button", { type: "button", className: "icon-btn fb", "aria-label": "Yes, helpful" },
+        fb.appendChild(el("span", { className: "fb-label", text: t("helpful") }));
+        var up = el("button", { type: "button", className: "icon-btn fb", "aria-label": t("yes") },
                     [svgIcon(ICON_UP, 18)]);
         var down = el("button", { type: "button", className: "icon-btn fb",
-                                  "aria-label": "No, not helpful" }, [svgIcon(ICON_DOWN, 18)]);
+                                  "aria-label": t("no") }, [svgIcon(ICON_DOWN, 18)]);
         up.addEventListener("click", function () { giveFeedback(index, true, fb); });
         down.addEventListener("click", function () { giveFeedback(index, false, fb); });
         fb.appendChild(up);
@@ -305,19 +590,22 @@
   }
 
   function renderAll() {
+    applyLanguage();
     while (log.firstChild) log.removeChild(log.firstChild);
-    // The disclaimer opens the conversation and scrolls away with it.
-    log.appendChild(disclaimer);
     state.items.forEach(function (item, i) { log.appendChild(renderItem(item, i)); });
-    renderDisclaimer();
-    scrollToEnd();
+    renderStarters();
+    scrollToShow(lastQuestion());
   }
 
   function append(item) {
     state.items.push(item);
     save();
-    log.appendChild(renderItem(item, state.items.length - 1));
-    scrollToEnd();
+    if (!starters.hidden) renderStarters();  // the chat is no longer empty
+    var node = renderItem(item, state.items.length - 1);
+    log.appendChild(node);
+    if (item.role === "user") scrollToEnd();
+    else if (item.role === "staff") scrollToShow(node);
+    else scrollToShow(lastQuestion());
   }
 
   // ----------------------------------------------------------- networking
@@ -330,7 +618,7 @@
     if (on) {
       typing.appendChild(el("span", { className: "dots", "aria-hidden": "true" },
         [el("span"), el("span"), el("span")]));
-      typing.appendChild(el("span", { className: "typing-text", text: "Assistant is typing…" }));
+      typing.appendChild(el("span", { className: "typing-text", text: t("typing") }));
     }
   }
 
@@ -367,9 +655,8 @@
         return res.json().catch(function () { return {}; }).then(function (data) {
           if (!res.ok) {
             var msg = res.status === 429
-              ? "You're sending messages quickly. Please wait a moment and try again."
-              : "Sorry, your message could not be sent (" + (data.error || res.status) +
-                "). Please try again.";
+              ? t("tooFast")
+              : t("failed", { detail: data.error || res.status });
             var error = new Error(msg);
             error.userMessage = msg;
             throw error;
@@ -382,21 +669,24 @@
         if (typeof data.session_token === "string" && data.session_token) {
           state.sessionToken = data.session_token;
         }
-        if (data.disclaimer) state.disclaimer = String(data.disclaimer);
-        renderDisclaimer();
-        append({ role: "bot", reply: {
+        var language = languageOf(data.language);
+        if (language) state.language = language;
+        if (data.disclaimer) state.disclaimers[language || currentLanguage()] = String(data.disclaimer);
+        var item = { role: "bot", reply: {
           type: String(data.type || "answer"), text: String(data.text || ""),
           faq_id: data.faq_id || null, ticket_id: data.ticket_id || null,
           suggestions: Array.isArray(data.suggestions) ? data.suggestions : [],
           sources: Array.isArray(data.sources) ? data.sources : [],
-        } });
+          language: language,
+        } };
+        // The chrome follows the reply's language. Earlier bubbles keep theirs
+        // (re-adding them would make screen readers read the log again).
+        if (currentLanguage() !== shownLanguage || data.disclaimer) applyLanguage();
+        append(item);
         startPolling();
       })
       .catch(function (err) {
-        var message = err && err.userMessage
-          ? err.userMessage
-          : "Sorry, we couldn't reach the assistant. Check your connection and try again. " +
-            "In an emergency, call " + emergencyNumber + ".";
+        var message = err && err.userMessage ? err.userMessage : t("offline");
         append({ role: "error", text: message });
       })
       .then(function () {
@@ -416,8 +706,7 @@
       item.feedback = helpful ? "up" : "down";
       save();
       while (container.firstChild) container.removeChild(container.firstChild);
-      container.appendChild(el("p", { className: "thanks", role: "status",
-                                      text: "Thanks for your feedback" }));
+      container.appendChild(el("p", { className: "thanks", role: "status", text: t("thanks") }));
     }).catch(function () {
       Array.prototype.forEach.call(buttons, function (b) { b.disabled = false; });
     });
@@ -470,7 +759,7 @@
       state.open = true;
       save();
     }
-    scrollToEnd();
+    scrollToShow(lastQuestion());
     if (focus) input.focus();
     poll();
     startPolling();
@@ -499,7 +788,7 @@
       close();
     }
   });
-  staffBtn.addEventListener("click", function () { send(STAFF_REQUEST); });
+  staffBtn.addEventListener("click", function () { send(t("staffRequest")); });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value;
@@ -518,9 +807,11 @@
     }
     (target || document.body).appendChild(host);
     renderAll();
+    loadStarters();
     if (mode === "page") {
       open(false);
-      if (ds.autofocus !== "false") {
+      // On a touch screen the keyboard would cover the starter questions.
+      if (ds.autofocus !== "false" && !touchScreen()) {
         whenRevealed(function () { input.focus({ preventScroll: true }); });
       }
     } else if (state.open) {
