@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: serve test test-fast lint bench bench-replicas eval validate browser nginx wrk clean
+.PHONY: serve test test-fast lint bench bench-replicas eval validate docs browser nginx wrk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ eval: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/faqbot validate
+
+# Generated documentation (the corpus table in docs/corpus.md), rewritten from
+# the corpus; run it after teaching or editing the corpus. Not compared in tests:
+# a valid corpus edit must not fail the suite.
+docs: $(STAMP)
+	$(BIN)/python tools/corpus_table.py --write >/dev/null
 
 bench: $(STAMP) nginx wrk
 	$(BIN)/pip install --quiet -e '.[bench]'

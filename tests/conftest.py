@@ -50,13 +50,21 @@ PG_ADMIN_URL = os.environ.get("FAQBOT_TEST_PG", "postgresql://postgres@127.0.0.1
 REDIS_URL = os.environ.get("FAQBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
+def unavailable(message: str) -> None:
+    """Skip a test whose server is not running here; under CI=true fail it:
+    CI starts both servers, so a missing one is a broken run, not a pass."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI=true: failing instead of skipping)", pytrace=False)
+    pytest.skip(message)
+
+
 def _pg_admin():  # type: ignore[no-untyped-def]
     import psycopg
 
     try:
         return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} (set FAQBOT_TEST_PG): {exc}")
+        unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL} (set FAQBOT_TEST_PG): {exc}")
 
 
 @contextlib.contextmanager
@@ -85,7 +93,7 @@ def redis_or_skip():  # type: ignore[no-untyped-def]
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.skip(f"Redis not reachable at {REDIS_URL} (set FAQBOT_TEST_REDIS): {exc}")
+        unavailable(f"Redis not reachable at {REDIS_URL} (set FAQBOT_TEST_REDIS): {exc}")
     return client
 
 

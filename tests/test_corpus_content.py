@@ -54,12 +54,3 @@ def test_logistics_entries_point_to_staff() -> None:
     for entry in logistics:
         text = entry.answer.lower()
         assert any(w in text for w in ("staff", "team", "office", "coordinator", "call")), entry.id
-
-
-def test_docs_table_is_current() -> None:
-    import subprocess
-    import sys
-
-    table = subprocess.run([sys.executable, str(ROOT / "tools" / "corpus_table.py")],
-                           capture_output=True, text=True, check=True).stdout.strip()
-    assert table in (ROOT / "docs" / "corpus.md").read_text(encoding="utf-8")

@@ -220,3 +220,16 @@ def test_daily_rates_group_by_day(store: Store) -> None:
     assert today["messages"] == 2 and today["answer_rate"] == 0.5
     _age(store, reply_log, "at", 30)
     assert store.daily_rates(days=14) == []
+
+
+def test_an_unreachable_server_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PostgreSQL and Redis suites skip on a laptop without the servers, and
+    fail under CI=true, where a missing server means a broken run."""
+    from tests.conftest import unavailable
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        unavailable("PostgreSQL not reachable")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        unavailable("PostgreSQL not reachable")
