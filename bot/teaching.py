@@ -208,6 +208,32 @@ class Teaching:
         ranked = sorted(found.items(), key=lambda item: -item[1][0])
         return [Choice(k, by_id[k].question, s, w) for k, (s, w) in ranked]
 
+    def search(self, query: str, procedure: str = "", limit: int = 15) -> list[Choice]:
+        """Any entry, by id (whole or part), by procedure, or by words through the
+        bot's own retriever: for linking a ticket when its candidates are wrong."""
+        query = " ".join(query.split())[:200]
+        procedure = procedure if procedure in PROCEDURES else ""
+        entries = self.bot.corpus.entries
+        by_id = self.bot.corpus.by_id
+        found: dict[str, tuple[float, str]] = {}
+        if query in by_id:
+            found[query] = (1.0, "id")
+        lowered = query.lower()
+        if lowered and " " not in lowered and len(lowered) >= 3:
+            for entry in entries:
+                if lowered in entry.id and entry.id not in found:
+                    found[entry.id] = (0.0, "id")
+        if query:
+            for m in self.bot.rank(query, procedure or None)[:limit]:
+                if m.faq_id in by_id and m.faq_id not in found:
+                    found[m.faq_id] = (m.score, "words")
+        elif procedure:
+            for entry in entries:
+                found.setdefault(entry.id, (0.0, "procedure"))
+        chosen = [(k, v) for k, v in found.items()
+                  if not procedure or by_id[k].procedure == procedure][:limit * 2]
+        return [Choice(k, by_id[k].question, s, how) for k, (s, how) in chosen]
+
     def add_phrasing(self, ticket: Ticket, entry_id: str, phrasing: str,
                      username: str) -> Taught:
         """The ticket's message (as staff tidied it) as a draft phrasing of an entry."""

@@ -582,3 +582,23 @@ async def test_the_teach_form_is_only_on_fallback_tickets(client, store):
     await login(client)
     assert "Teach the bot" not in await (await client.get(f"/staff/tickets/{handoff}")).text()
     assert "Teach the bot" in await (await client.get(f"/staff/tickets/{fallback}")).text()
+
+
+async def test_search_finds_any_entry_by_words_procedure_or_id(client, store):
+    _, reply = await unanswered(client)
+    page_of = f"/staff/tickets/{reply['ticket_id']}"
+    await login(client)
+    by_id = await (await client.get(page_of, params={"find": "vert-recovery-driv"})).text()
+    assert 'value="vert-recovery-driving"' in by_id and "found by id" in by_id
+    by_procedure = await (await client.get(page_of, params={"in": "general"})).text()
+    assert "found by procedure" in by_procedure
+    assert 'id="s-0" value="gen-' in by_procedure
+    by_words = await (await client.get(page_of, params={"find": "when can i drive again"})).text()
+    assert 'value="vert-recovery-driving"' in by_words and "found by words" in by_words
+    nothing = await (await client.get(page_of, params={"find": "zzqx"})).text()
+    assert "No entry matches that search." in nothing
+    # A found entry can be chosen like a candidate.
+    response = await client.post(f"{page_of}/teach", data={
+        "csrf": await csrf_of(client), "mode": "alternate", "entry_id": "gen-logistics-referral",
+        "phrasing": "who sends me to you people"}, allow_redirects=False)
+    assert response.status == 303, await response.text()

@@ -36,15 +36,22 @@ async def _page(request: web.Request, ticket: Ticket, staff: Staff, error: str =
     teaching = request.app[TEACHING]
     loop = asyncio.get_running_loop()
     # Ranking the message again is the engine's work: its thread, not the loop.
+    teach = teaching.enabled and ticket.kind == "fallback"
     choices = (await loop.run_in_executor(request.app.get(ENGINE), teaching.choices, ticket)
-               if teaching.enabled else [])
+               if teach else [])
+    find = request.query.get("find", "").strip()[:200]
+    within = request.query.get("in", "")
+    found = (await loop.run_in_executor(request.app.get(ENGINE), teaching.search, find, within)
+             if teach and (find or within) else [])
     by_id = request.app[BOT].corpus.by_id
     return render(
         request, "ticket.html", status=status, staff=staff, ticket=ticket, error=error,
         questions={c.faq_id: by_id[c.faq_id].question for c in ticket.candidates
                    if c.faq_id in by_id},
         teaching=teaching.enabled, choices=choices, procedures=PROCEDURES, topics=TOPICS,
-        procedure=ticket.procedure if ticket.procedure in PROCEDURES else "general")
+        procedure=ticket.procedure if ticket.procedure in PROCEDURES else "general",
+        find=find, within=within if within in PROCEDURES else "", found=found,
+        searched=bool(find or within))
 
 
 @staff_page
