@@ -87,6 +87,11 @@ class IntentMatcher:
             ((k, name) for name, keys in intents.smalltalk.items() for k in keys),
             key=lambda pair: -len(pair[0]),
         )
+        # A word outside every keyword and the fillers survives the keyword
+        # removal below and makes the message more than smalltalk.
+        self._smalltalk_words = frozenset(
+            w for k, _ in self._smalltalk for w in k.split()) | frozenset(
+            intents.smalltalk_filler)
 
     def prepare(self, text: str) -> str:
         return " ".join(self.speller.correct(tokens(normalise(text))))
@@ -109,6 +114,8 @@ class IntentMatcher:
 
     def _smalltalk_kind(self, prepared: str) -> str | None:
         """The smalltalk kind if the message is made only of smalltalk words."""
+        if not self._smalltalk_words.issuperset(prepared.split()):
+            return None
         rest = f" {prepared} "
         found: set[str] = set()
         for keyword, name in self._smalltalk:
