@@ -384,6 +384,19 @@ def test_procedure_page_offers_its_own_starters(server: LiveServer, page: Any) -
     texts = starters.all_inner_texts()
     assert 3 <= len(texts) <= 6 and all("IVC" in t for t in texts[:3]), texts
 
+    # A hospital's own page names the procedure and its language on the script tag.
+    html = ('<!doctype html><html lang="es"><head><title>Filtro IVC</title></head><body>'
+            '<main><h1>Filtro IVC</h1></main><script src="/widget.js" '
+            'data-procedure="ivc-filter" data-language="es" defer></script></body></html>')
+    page.route(server.url + "/hospital-page",
+               lambda route: route.fulfill(body=html, content_type="text/html"))
+    page.goto(server.url + "/hospital-page")
+    page.locator("button.launcher").click()
+    sync_api.expect(page.locator(".title")).to_have_text("Pregunte sobre su procedimiento")
+    sync_api.expect(starters.nth(2)).to_be_visible()
+    texts = starters.all_inner_texts()
+    assert all(t.startswith("¿") and "IVC" in t for t in texts[:3]), texts
+
 
 def test_clarify_handoff_and_emergency_say_each_thing_once(server: LiveServer,
                                                           page: Any) -> None:

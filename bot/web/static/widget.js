@@ -68,8 +68,8 @@
       disclaimer: "I'm an automated assistant. I give general information, not medical " +
         "advice or a diagnosis, and messages here are not watched in real time. Always " +
         "follow your own care team's instructions. In an emergency, call {number}.",
-      footnote: "General information, not medical advice. Not watched in real time. " +
-        "In an emergency, call {number}.",
+      footnote: "General information, not medical advice. This chat is not watched in " +
+        "real time. In an emergency, call {number}.",
       starters: "Common questions",
       you: "You",
       assistant: "Assistant",
@@ -118,8 +118,8 @@
         "médicos ni un diagnóstico, y nadie lee estos mensajes en tiempo real. Siga " +
         "siempre las instrucciones de su equipo de atención. En una emergencia, llame " +
         "al {number}.",
-      footnote: "Información general, no consejos médicos. Nadie lo lee en tiempo real. " +
-        "En una emergencia, llame al {number}.",
+      footnote: "Información general, no consejos médicos. Nadie lee este chat en tiempo " +
+        "real. En una emergencia, llame al {number}.",
       starters: "Preguntas frecuentes",
       you: "Usted",
       assistant: "Asistente",
