@@ -23,6 +23,11 @@ from .replylog import REPLY_LOG
 # Reply types staff hear about at once (a fallback waits in the queue).
 NOTIFIED = ("handoff", "emergency", "urgent")
 
+# Chatwoot and Dialogflow give a webhook about 5 s; a channel answers within
+# this (seconds), with a holding message if the engine's reply is not ready.
+REPLY_BUDGET = web.AppKey("reply_budget", float)
+DEFAULT_REPLY_BUDGET = 3.5
+
 
 async def answer(request: web.Request, text: str, session_id: str | None) -> Reply:
     """The engine's reply, off the event loop; recorded, counted, and notified."""
@@ -34,6 +39,23 @@ async def answer(request: web.Request, text: str, session_id: str | None) -> Rep
     if reply.ticket_id and reply.type in NOTIFIED:
         app[NOTIFIER].ticket_opened(reply.ticket_id, reply.type, reply.procedure)
     return reply
+
+
+def reply_budget(app: web.Application) -> float:
+    """Seconds a channel waits for the engine before it sends a holding message."""
+    return app.get(REPLY_BUDGET, DEFAULT_REPLY_BUDGET)
+
+
+async def answer_within(request: web.Request, text: str, session_id: str | None
+                        ) -> tuple[asyncio.Task[Reply], Reply | None]:
+    """`answer`, waited for at most the reply budget: the running task, and the
+    reply if it came in time. The task goes on either way (the engine's turn,
+    its ticket and its notification are never cut short)."""
+    task = asyncio.ensure_future(answer(request, text, session_id))
+    try:
+        return task, await asyncio.wait_for(asyncio.shield(task), reply_budget(request.app))
+    except TimeoutError:
+        return task, None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import hmac
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ...domain import HANDED_OVER, Reply
 from ..keys import NONCES, SETTINGS, STORE
-from ..replies import answer, bubbles
+from ..replies import answer, bubbles, reply_budget
 from ..requests import json_error, parse_json_object
 from ..retry import Undeliverable, doubling, post_json
 from ..signatures import FRESH_SECONDS
@@ -54,6 +54,7 @@ class ChatwootState:
     tries: int = 4
     backoff: float = 0.2  # seconds; doubles after each failed try
     timeout: float = 10.0  # seconds per call
+    late_limit: float = 60.0  # seconds a late reply is waited for before handing over
 
     def is_duplicate(self, key: str) -> bool:
         return key in self.seen
@@ -291,23 +292,31 @@ async def _respond(request: web.Request, content: str, conversation: dict[str, A
     settings = request.app[SETTINGS]
     channel = conversation.get("channel")
     session_id = f"chatwoot-{account_id}-{conversation_id}"
+    base = _conversation_url(settings.chatwoot_url, account_id, conversation_id)
     if len(content) > settings.max_message_chars:
         # Too long for the engine; hand the conversation to the humans instead of dropping it.
-        plan = _too_long_plan(settings.max_message_chars)
-        reply_type, ticket_id, faq_id = "too_long", None, None
+        outcome = Outcome(_too_long_plan(settings.max_message_chars), "too_long")
     else:
-        reply = await answer(request, content, session_id)
-        procedure = reply.procedure
-        if reply.ticket_id and reply.type in HANDED_OVER:
-            ticket = await asyncio.to_thread(request.app[STORE].get_ticket, reply.ticket_id)
-            procedure = (ticket or {}).get("procedure") or procedure
-        plan = _plan(reply, channel, procedure)
-        reply_type, ticket_id, faq_id = reply.type, reply.ticket_id, reply.faq_id
+        work = asyncio.ensure_future(_outcome(request, content, session_id, channel))
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(work), reply_budget(request.app))
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            # Chatwoot waits 5 s, then hands over and never shows a late reply:
+            # answer now, say "one moment", and post the reply when it is ready.
+            for key in keys:
+                state.mark_seen(key)
+            _spawn(request.app, _deliver_late(request.app, base, work))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return web.json_response({"ok": True, "session_id": session_id, "type": "pending",
+                                      "faq_id": None, "ticket_id": None})
+        except Exception:
+            log.exception("chatwoot: the engine failed on %s", session_id)
+            outcome = Outcome(_failed_plan(), "error")
     for key in keys:
         state.mark_seen(key)
-
-    _dispatch(request.app, _conversation_url(settings.chatwoot_url, account_id, conversation_id),
-              plan, ticket_id)
+    _dispatch(request.app, base, outcome.plan, outcome.ticket_id)
+    reply_type, ticket_id, faq_id = outcome.type, outcome.ticket_id, outcome.faq_id
     return web.json_response({"ok": True, "session_id": session_id, "type": reply_type,
                               "faq_id": faq_id, "ticket_id": ticket_id})
 
@@ -322,10 +331,58 @@ def _conversation_url(chatwoot_url: str, account_id: int, conversation_id: int) 
 
 def _dispatch(app: web.Application, base: str, plan: list[Call], ticket_id: str | None) -> None:
     """Deliver `plan` in the background; Chatwoot gets its 200 without waiting."""
+    _spawn(app, _deliver(app, base, plan, ticket_id))
+
+
+def _spawn(app: web.Application, job: Coroutine[Any, Any, None]) -> None:
     state = app[CHATWOOT]
-    task = asyncio.create_task(_deliver(app, base, plan, ticket_id))
+    task = asyncio.create_task(job)
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the bot does about one patient message."""
+
+    plan: list[Call]
+    type: str
+    ticket_id: str | None = None
+    faq_id: str | None = None
+
+
+async def _outcome(request: web.Request, content: str, session_id: str,
+                   channel: Any) -> Outcome:
+    reply = await answer(request, content, session_id)
+    procedure = reply.procedure
+    if reply.ticket_id and reply.type in HANDED_OVER:
+        ticket = await asyncio.to_thread(request.app[STORE].get_ticket, reply.ticket_id)
+        procedure = (ticket or {}).get("procedure") or procedure
+    return Outcome(_plan(reply, channel, procedure), reply.type, reply.ticket_id, reply.faq_id)
+
+
+HOLDING = "One moment, I'm looking that up for you."
+
+
+async def _deliver_late(app: web.Application, base: str, work: asyncio.Future[Outcome]) -> None:
+    """The engine missed the reply budget: a holding message now, the reply when
+    it is ready, or, past `late_limit`, a hand-over to the team."""
+    state = app[CHATWOOT]
+    try:
+        await _send(app, base + "/messages", _message(HOLDING))
+    except Undeliverable as exc:
+        log.error("chatwoot: holding message failed for %s: %s", base, exc)
+    try:
+        outcome = await asyncio.wait_for(asyncio.shield(work), state.late_limit)
+    except TimeoutError:
+        log.error("chatwoot: no reply after %.0f s for %s; handed over", state.late_limit, base)
+        # Its result, whenever it comes, is not wanted; retrieve it so nothing is reported.
+        work.add_done_callback(lambda done: done.cancelled() or done.exception())
+        outcome = Outcome(_failed_plan(), "error")
+    except Exception:
+        log.exception("chatwoot: the engine failed for %s", base)
+        outcome = Outcome(_failed_plan(), "error")
+    await _deliver(app, base, outcome.plan, outcome.ticket_id)
 
 
 @dataclass(frozen=True)
@@ -359,6 +416,18 @@ def _plan(reply: Reply, channel: Any, procedure: str | None = None) -> list[Call
                                         "private": True}, "private note"))
         calls.append(Call("/toggle_status", {"status": "open"}, "toggle_status"))
     return calls
+
+
+def _failed_plan() -> list[Call]:
+    return [
+        Call("/messages", _message(
+            "Sorry, I couldn't find an answer just now. I've passed this conversation to our "
+            "team."), "reply"),
+        Call("/messages", {"content": "FAQ bot: the bot could not reply to the last message "
+                           "in time (or failed); no ticket was opened. Please read it above.",
+                           "message_type": "outgoing", "private": True}, "private note"),
+        Call("/toggle_status", {"status": "open"}, "toggle_status"),
+    ]
 
 
 def _too_long_plan(limit: int) -> list[Call]:
