@@ -810,3 +810,14 @@ async def test_dialogflow_late_emergency_is_given_first_on_the_next_turn(  # typ
     assert faqbot["emergency"] is True and faqbot["handoff"] is True
     assert body["fulfillmentText"].index("911") < len(body["fulfillmentText"]) // 2 + 1
     assert store.get_ticket(faqbot["ticket_id"])["urgent"] is True
+
+
+def test_integrations_doc_says_what_chatwoot_does_when_a_call_fails() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "integrations.md").read_text()
+    section = doc[doc.index("### When a call fails"):]
+    for fact in ("5 s", "open", "401", "503", "failed", "Invalid webhook URL"):
+        assert fact in section, fact
+    for header in ("X-Chatwoot-Signature", "X-Chatwoot-Timestamp", "X-Chatwoot-Delivery",
+                   "chatwoot_webhook_secret", "chatwoot_attachments", "submitted_values",
+                   "outputContexts"):
+        assert header in doc, header
