@@ -11,6 +11,16 @@ A handoff is never lost: the engine has already written the ticket to the
 store before anything is sent, and if Chatwoot cannot be reached after the
 retries, the failure is recorded on that ticket (`notify_error`), where the
 staff console shows it.
+
+Chatwoot opens a pending conversation itself (a hand-over with only its own
+error note) when this webhook answers non-2xx or not within 5 s, so:
+duplicates and replays get a 200, the engine is waited for at most the reply
+budget (then a holding message, and the reply posted when ready), and what
+the bot cannot read (a click on an option button arrives as `message_updated`
+on the bot's own `input_select`; a photo or voice note has no text) is
+answered or handed over, never ignored. Callers prove themselves with
+Chatwoot's signature (`chatwoot_webhook_secret`) or, for Chatwoot versions
+that do not sign, the shared `?token=`.
 """
 
 from __future__ import annotations
