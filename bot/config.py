@@ -82,6 +82,28 @@ def _log_format(value: str) -> str:
 
 
 LOG_FORMATS = ("text", "json")
+
+
+def _callback_key(value: str) -> str:
+    from .callbacks import parse_keys  # cryptography loads only when a key is given
+
+    return parse_keys(value) if str(value).strip() else ""
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = str(value).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA time zone such as America/Chicago, got "
+                         f"{value!r}") from None
+    return name
+
+
+# `on_call_number: none` says a deployment has no on-call line on purpose.
+NO_ON_CALL = "none"
 ATTACHMENT_REPLIES = ("ask", "handoff")
 
 
@@ -102,8 +124,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("db", "", "Database URL (sqlite:///path.db or postgresql://...); "
             "default: sqlite file under data_dir."),
     Setting("emergency_number", "911", "Emergency number shown to patients."),
-    Setting("on_call_number", "", "On-call number given after office hours."),
-    Setting("office_hours", "8-17", "Staffed hours, Monday to Friday, local time.", _hours),
+    Setting("on_call_number", "", "On-call number given after office hours; `faqbot serve` "
+            "refuses to start without one unless it is set to none."),
+    Setting("office_hours", "8-17", "Staffed hours, Monday to Friday, in clinic_timezone.",
+            _hours),
+    Setting("clinic_timezone", "UTC", "The clinic's IANA time zone (e.g. America/Chicago): "
+            "office hours and every time in the staff console.", _timezone),
+    Setting("callback_key", "", "Fernet key(s) that encrypt patients' call-back requests "
+            "(comma-separated: the first encrypts, all decrypt); empty refuses call-backs.",
+            _callback_key),
     Setting("reply_hours", "one working day", "How soon staff usually reply, in words."),
     Setting("answer_threshold", 0.0, "Probability needed to answer; 0 takes the operating "
             "point chosen on the dev split (bot/models/ranker.json).", _fraction),

@@ -12,8 +12,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from ...callbacks import Sealer
 from ...domain import PROCEDURES, TOPICS, Ticket
-from ..keys import BOT, ENGINE, STORE, TEACHING, Handler
+from ..keys import BOT, ENGINE, SETTINGS, STORE, TEACHING, Handler
 from .guard import Staff, form_str, read_form, staff_page
 from .render import render, short
 from .signin import redirect
@@ -44,8 +45,13 @@ async def _page(request: web.Request, ticket: Ticket, staff: Staff, error: str =
     found = (await loop.run_in_executor(request.app.get(ENGINE), teaching.search, find, within)
              if teach and (find or within) else [])
     by_id = request.app[BOT].corpus.by_id
+    # Call-back details are opened here only, for the signed-in staff member.
+    sealer = Sealer(request.app[SETTINGS].callback_key)
+    callbacks = [(row["created_at"], sealer.open(row["sealed"])) for row in
+                 await asyncio.to_thread(request.app[STORE].callbacks_for, ticket.id)]
     return render(
         request, "ticket.html", status=status, staff=staff, ticket=ticket, error=error,
+        callbacks=callbacks,
         questions={c.faq_id: by_id[c.faq_id].question for c in ticket.candidates
                    if c.faq_id in by_id},
         teaching=teaching.enabled, choices=choices, procedures=PROCEDURES, topics=TOPICS,
