@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# `faqbot serve` refuses to start without on_call_number; a local try-out has
+# none (set FAQBOT_ON_CALL_NUMBER, or on_call_number in FAQBOT_CONFIG's file).
 serve: $(STAMP)
-	$(BIN)/faqbot serve --host $(HOST) --port $(PORT)
+	FAQBOT_ON_CALL_NUMBER="$${FAQBOT_ON_CALL_NUMBER:-none}" $(BIN)/faqbot serve --host $(HOST) --port $(PORT)
 
 # Debian's chromium drives the widget tests (Playwright cannot download its
 # own browser here); axe-core comes from npm.

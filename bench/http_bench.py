@@ -127,7 +127,7 @@ def main() -> None:
                                           for q in QUESTIONS))
         ours_port, bare_port = free_port(), free_port()
         ours_log = (tmp_path / "ours.log").open("w")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", FAQBOT_ON_CALL_NUMBER="555-0100")
         procs: list[subprocess.Popen] = []
         try:
             ours = subprocess.Popen(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import Settings
+from .config import NO_ON_CALL, Settings
 from .corpus import load_corpus
 from .empathy import Empathy
 from .engine import Bot, BotSettings
@@ -21,7 +21,8 @@ from .triage import Triage
 def bot_settings(settings: Settings) -> BotSettings:
     return BotSettings(
         emergency_number=settings.emergency_number,
-        on_call_number=settings.on_call_number,
+        on_call_number=("" if settings.on_call_number.strip().lower() == NO_ON_CALL
+                        else settings.on_call_number),
         reply_hours=settings.reply_hours,
         office_hours=settings.office_hours,
         thresholds=Thresholds(

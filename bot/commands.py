@@ -230,6 +230,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, host=args.host, port=args.port,
                          rate_limit=args.rate_limit, sessions=args.sessions)
+    if not settings.on_call_number.strip():
+        # Patients would be told to "call the on-call line" with no number to call.
+        raise ValueError("set on_call_number (the number patients call out of hours), or "
+                         "on_call_number: none if there is no on-call line")
     if settings.staff_secret:
         # The staff console reads its signing secret from the environment; this
         # hands it a secret from the settings file too.

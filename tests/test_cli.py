@@ -91,7 +91,7 @@ def test_killed_server_loses_no_acknowledged_ticket(tmp_path: Path) -> None:
     """The store commits before the reply is sent: SIGKILL right after the reply."""
     port = free_port()
     db = f"sqlite:///{tmp_path / 'kill.db'}"
-    env = {**os.environ, "FAQBOT_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "FAQBOT_DATA_DIR": str(tmp_path), "FAQBOT_ON_CALL_NUMBER": "none"}
     server = subprocess.Popen([*FAQBOT, "serve", "--port", str(port), "--db", db,
                                "--rate-limit", "0"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,6 +4,7 @@ file (--config or $FAQBOT_CONFIG), FAQBOT_<NAME>, then flags."""
 from __future__ import annotations
 
 import ast
+import logging
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,32 @@ def test_commands_do_not_import_the_cli() -> None:
     imported = {node.module for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and node.module}
     assert "cli" not in imported and "bot.cli" not in imported
+
+
+def test_serve_refuses_to_start_without_an_on_call_number(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    started: list[str] = []
+    monkeypatch.setattr("bot.web.app.run", lambda settings: started.append(
+        settings.on_call_number))
+    for name in ("FAQBOT_ON_CALL_NUMBER", "FAQBOT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        assert main(["serve"]) == 2
+        assert "on_call_number: none" in capsys.readouterr().err and started == []
+        monkeypatch.setenv("FAQBOT_ON_CALL_NUMBER", "none")
+        assert main(["serve"]) == 0 and started == ["none"]
+    finally:
+        root.handlers[:], root.level = handlers, level
+
+
+def test_on_call_none_gives_patients_no_number() -> None:
+    from bot.assembly import bot_settings
+
+    assert bot_settings(load_settings(environ={"FAQBOT_ON_CALL_NUMBER": "none"})
+                        ).on_call_number == ""
+    assert bot_settings(load_settings(environ={"FAQBOT_ON_CALL_NUMBER": "555-0100"})
+                        ).on_call_number == "555-0100"

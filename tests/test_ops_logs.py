@@ -117,7 +117,7 @@ def test_serve_writes_json_lines(tmp_path) -> None:  # type: ignore[no-untyped-d
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     env = {**os.environ, "FAQBOT_DATA_DIR": str(tmp_path), "FAQBOT_LOG_FORMAT": "json",
-           "FAQBOT_REPLICA_NAME": "blue"}
+           "FAQBOT_REPLICA_NAME": "blue", "FAQBOT_ON_CALL_NUMBER": "555-0100"}
     server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port),
                                "--rate-limit", "0"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -154,7 +154,7 @@ def test_serve_hands_the_settings_staff_secret_to_the_console(  # type: ignore[n
     from bot.cli import main
 
     config = tmp_path / "faqbot.yaml"
-    config.write_text("staff_secret: from-the-settings-file\n")
+    config.write_text("staff_secret: from-the-settings-file\non_call_number: none\n")
     # setenv first, so the variable serve sets is taken away again afterwards.
     monkeypatch.setenv("FAQBOT_STAFF_SECRET", "")
     monkeypatch.delenv("FAQBOT_STAFF_SECRET")

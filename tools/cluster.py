@@ -102,6 +102,7 @@ class Cluster:
             "FAQBOT_SECURE_COOKIES": "false",
             "FAQBOT_STAFF_SECRET": env.get("FAQBOT_STAFF_SECRET") or os.urandom(16).hex(),
             "FAQBOT_CORPUS_POLL_SECONDS": "0.5",
+            "FAQBOT_ON_CALL_NUMBER": env.get("FAQBOT_ON_CALL_NUMBER") or "555-0100",
         })
         env.update(self.env_extra)
         return env
