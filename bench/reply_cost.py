@@ -5,9 +5,11 @@
 
 Input: the blind patient messages of `tests/eval/split/train.yaml` (never the
 sealed test split), each in a fresh session, so every reply runs the whole
-path. The baseline is the previous implementation: `git archive` of
-`--baseline-ref` (bot/, corpus/, intents/) unpacked in a temporary directory
-and measured by the same worker code. Baseline and current alternate, one
+path. The baseline is the previous implementation: the working tree's bot/,
+corpus/ and intents/ copied to a temporary directory with issue 21's modules
+(`ISSUE_FILES`) taken from `--baseline-ref`, so other people's changes to the
+engine land on both sides (`--whole-tree` takes everything from the ref), and
+measured by the same worker code. Baseline and current alternate, one
 fresh process each per round, and the report gives medians over rounds and
 current/baseline ratios, so the shared machine's noise hits both alike.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +41,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # The last commit before issue 21's per-message work.
 BASELINE_REF = "58f54cc"
+# The modules issue 21's per-message and 47k work changed.
+ISSUE_FILES = ("bot/redact.py", "bot/retriever.py", "bot/spelling.py", "bot/normalise.py",
+               "bot/intents.py", "bot/triage.py", "bot/index_cache.py")
 STAGES = ("red_flags", "language", "prepare", "intents", "redaction", "retrieval",
           "ranking", "decision", "record", "other")
 
@@ -79,6 +85,12 @@ def _instrument(bot: Any, timer: StageTimer) -> None:
     patch(engine, "detect", "language")
     patch(engine, "redact", "redaction")
     patch(engine, "rerank", "retrieval")
+    try:  # the shortlist moved to bot/candidates.py after the baseline
+        import bot.candidates as candidates
+    except ImportError:
+        pass
+    else:
+        patch(candidates, "rerank", "retrieval")
     patch(engine, "decide_calibrated", "decision")
     index = bot._index
     patch(index.analyzer, "prepare", "prepare")
@@ -147,10 +159,20 @@ def worker(tree: Path, passes: int) -> dict[str, Any]:
             "instrumented_mean_us": whole / count * 1e6, "stages_us": stages}
 
 
-def _export(ref: str, into: Path) -> None:
-    archive = subprocess.run(["git", "archive", ref, "bot", "corpus", "intents"], cwd=ROOT,
-                             check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+def _export(ref: str, into: Path, whole_tree: bool = False) -> None:
+    """The code to measure as the baseline, unpacked into `into`."""
+    if whole_tree:
+        archive = subprocess.run(["git", "archive", ref, "bot", "corpus", "intents"],
+                                 cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+        return
+    for folder in ("bot", "corpus", "intents"):
+        shutil.copytree(ROOT / folder, into / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ISSUE_FILES:
+        old = subprocess.run(["git", "show", f"{ref}:{name}"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+        (into / name).write_bytes(old)
 
 
 def _run(tree: Path, passes: int) -> dict[str, Any]:
@@ -160,11 +182,12 @@ def _run(tree: Path, passes: int) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def compare(baseline_ref: str, rounds: int, passes: int) -> dict[str, Any]:
+def compare(baseline_ref: str, rounds: int, passes: int,
+            whole_tree: bool = False) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
     with tempfile.TemporaryDirectory(prefix="reply-cost-") as scratch:
         old = Path(scratch)
-        _export(baseline_ref, old)
+        _export(baseline_ref, old, whole_tree)
         for _ in range(rounds):
             runs["baseline"].append(_run(old, passes))
             runs["current"].append(_run(ROOT, passes))
@@ -186,7 +209,8 @@ def compare(baseline_ref: str, rounds: int, passes: int) -> dict[str, Any]:
     # Each round's current median over the same round's baseline median.
     paired = [c["median_ms"] / b["median_ms"]
               for b, c in zip(runs["baseline"], runs["current"], strict=True)]
-    return {"baseline_ref": baseline_ref, "rounds": rounds, "passes": passes,
+    return {"baseline_ref": baseline_ref, "whole_tree": whole_tree, "rounds": rounds,
+            "passes": passes,
             "messages": runs["current"][0]["messages"], "baseline": base, "current": current,
             "median_ratio": statistics.median(paired), "stage_ratios": ratios}
 
@@ -196,12 +220,14 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default=BASELINE_REF)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--whole-tree", action="store_true",
+                        help="baseline: everything at --baseline-ref, not only ISSUE_FILES")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.passes)))
         return
-    print(json.dumps(compare(args.baseline_ref, args.rounds, args.passes)))
+    print(json.dumps(compare(args.baseline_ref, args.rounds, args.passes, args.whole_tree)))
 
 
 if __name__ == "__main__":

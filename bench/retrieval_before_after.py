@@ -4,11 +4,12 @@
     .venv/bin/python bench/retrieval_before_after.py --rounds 3 --baseline-ref HEAD~5
 
 Each round runs `bench/retrieval.py --one N` three times, each in a fresh
-process: our retriever as it was at `--baseline-ref` (unpacked by `git
-archive`), as it is now, and bm25s, one after the other, so the three share
-the machine's load. Reports per engine the median over rounds of build time,
-p50, mean per-query time and hit@5 on the perturbed queries, and the ratios
-current/bm25s and current/baseline. Prints JSON.
+process: our retriever as it was at `--baseline-ref` (issue 21's modules from
+that commit, the rest as it is now; see `reply_cost._export`), as it is now,
+and bm25s, one after the other, so the three share the machine's load.
+Reports per engine the median over rounds of build time, p50, mean per-query
+time and hit@5 on the perturbed queries, and the ratios current/bm25s and
+current/baseline. Prints JSON.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def compare(n: int, rounds: int, baseline_ref: str) -> dict[str, Any]:
         return statistics.median(x[field] / y[field]
                                  for x, y in zip(runs[a], runs[b], strict=True))
     return {"n": runs["current"][0]["n"], "rounds": rounds, "baseline_ref": baseline_ref,
+            "whole_tree": False,
             "summary": summary,
             "per_query_current_vs_bm25s": paired("current", "bm25s", "mean_ms"),
             "per_query_current_vs_baseline": paired("current", "baseline", "mean_ms"),

@@ -356,8 +356,13 @@ def reply_cost_section(results: dict, lines: list[str]) -> None:
          if rc.get("date") else "") +
         f"`bench/reply_cost.py`: `Bot.reply` on the {rc['messages']} blind messages of "
         "`tests/eval/split/train.yaml` (never the sealed test split), each in a fresh session, "
-        f"with the bundled corpus. *Baseline* is the code at `{rc['baseline_ref']}` "
-        "(`git archive` of bot/, corpus/ and intents/), measured by the same worker; baseline "
+        f"with the bundled corpus. *Baseline* is " + (
+            f"the code at `{rc['baseline_ref']}` (`git archive` of bot/, corpus/ and "
+            "intents/; the current side also carries other people's engine changes since)"
+            if rc.get("whole_tree", True) else
+            f"the working tree with issue 21's modules (`ISSUE_FILES`) taken from "
+            f"`{rc['baseline_ref']}`, so both sides run the same engine") +
+        ", measured by the same worker; baseline "
         f"and current alternate, one fresh process each, {rc['rounds']} rounds of "
         f"{rc['passes']} passes; figures are medians over rounds. The stage split comes from "
         "a separate pass with each stage's functions wrapped in timers (nested stages "
@@ -422,7 +427,10 @@ def retrieval_before_after_section(results: dict, lines: list[str]) -> None:
          if ba.get("date") else "") +
         "`bench/retrieval_before_after.py`: `bench/retrieval.py --one 0` (all "
         f"{ba['n']:,} MedQuAD entries, the same 300 perturbed queries) for our retriever at "
-        f"`{ba['baseline_ref']}`, as it is now, and bm25s, one fresh process each, one after "
+        f"`{ba['baseline_ref']}`"
+        + (" (the whole tree at that commit)" if ba.get("whole_tree", True)
+           else " (issue 21's modules at that commit)") +
+        ", as it is now, and bm25s, one fresh process each, one after "
         f"the other, {ba['rounds']} rounds; medians over rounds. Build is load + vocabulary + "
         "fit, what a cold start pays; per-query time is the mean over the 300 queries (the "
         "spelling correction of a new typo included).",
