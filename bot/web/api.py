@@ -4,6 +4,7 @@ health, the OpenAPI description and the chat page's static files."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from aiohttp import web
 
 from ..redact import redact
 from ..session_tokens import new_session_id
-from .keys import BOT, SETTINGS, STORE, TOKENS, Handler
+from ..version import version
+from .keys import BOT, READINESS, SETTINGS, STORE, TOKENS, Handler
 from .openapi import OPENAPI
 from .replies import answer
 from .requests import (
@@ -27,6 +29,7 @@ from .requests import (
 from .starters import setup_starters
 
 STATIC = Path(__file__).resolve().parent / "static"
+READY_TIMEOUT = 1.0  # seconds each /readyz check may take
 
 
 async def post_message(request: web.Request) -> web.Response:
@@ -77,6 +80,30 @@ async def healthz(request: web.Request) -> web.Response:
                               "corpus_version": bot.corpus.version})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """200 when the index is loaded and the store and Redis answer, else 503
+    (each check's outcome in the body). /healthz only says the process is alive."""
+    async def check(call: Callable[[], object]) -> str:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(call), READY_TIMEOUT)
+        except TimeoutError:
+            return f"no answer within {READY_TIMEOUT:g} s"
+        except Exception as exc:
+            return f"unreachable ({type(exc).__name__})"
+        return "ok"
+
+    checks = request.app[READINESS]
+    outcomes = await asyncio.gather(*(check(call) for call in checks.values()))
+    results = dict(zip(checks, outcomes, strict=True))
+    ready = all(outcome == "ok" for outcome in outcomes)
+    body: dict[str, object] = {"status": "ready" if ready else "not ready",
+                               "version": version(), "checks": results}
+    spool = getattr(request.app[BOT].tickets, "spool", None)
+    if spool is not None:
+        body["spooled_tickets"] = await asyncio.to_thread(spool.pending)
+    return web.json_response(body, status=200 if ready else 503)
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(OPENAPI)
 
@@ -112,6 +139,7 @@ def setup_api(app: web.Application) -> None:
     r.add_get("/api/v1/sessions/{session_id}/messages", get_staff_messages)
     setup_starters(app)
     r.add_get("/healthz", healthz)
+    r.add_get("/readyz", readyz)
     r.add_get("/api/openapi.json", openapi)
     r.add_get("/", static_file("index.html", html))
     r.add_get("/chat", static_file("index.html", html))

@@ -29,6 +29,9 @@ METRICS = web.AppKey("metrics", dict)
 REPLICA = web.AppKey("replica", str)
 NONCES = web.AppKey("signature_nonces", SignatureNonces)
 TEACHING = web.AppKey("teaching", Teaching)
+# What /readyz checks: a name per dependency and a call that raises if it is
+# unreachable (run in a thread, with a short timeout).
+READINESS = web.AppKey("readiness", dict)
 # The engine's own thread: replies run one at a time, in arrival order, as they
 # did on the event loop, but the loop stays free for every other request.
 ENGINE = web.AppKey("engine_thread", ThreadPoolExecutor)

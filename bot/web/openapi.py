@@ -104,7 +104,16 @@ OPENAPI: dict[str, Any] = {
             "200": {"description": "ok", **_json({
                 "type": "object", "required": ["status"],
                 "properties": {"status": {"type": "string"}}})}}}},
-        "/healthz": {"get": {"summary": "Ready once the index is loaded.", "responses": {
+        "/readyz": {"get": {"summary": "Readiness: the index is loaded and the store and "
+                            "Redis answer; 503 (with the failing check) when not.",
+                            "responses": {
+            "200": {"description": "ready", **_json({
+                "type": "object", "required": ["status", "version", "checks"],
+                "properties": {"status": {"type": "string"}, "version": {"type": "string"},
+                               "checks": {"type": "object"},
+                               "spooled_tickets": {"type": "integer"}}})},
+            "503": {"description": "a dependency does not answer"}}}},
+        "/healthz": {"get": {"summary": "Liveness: the process serves requests.", "responses": {
             "200": {"description": "ready", **_json({"type": "object", "required": ["status"],
                                                      "properties": {"status": {"type": "string"},
                                                                     "entries": {"type": "integer"},

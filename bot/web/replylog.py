@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ..logs import Throttled
 from ..store import Store
 from .tasks import running
 
 FLUSH_SECONDS = 1.0
+MAX_BUFFERED = 100_000
 
 
 class ReplyLog:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.buffer: list[tuple[dt.datetime, str, str | None, str | None]] = []
+        self._down = Throttled(logging.getLogger("faqbot.degraded"))
 
     def add(self, reply_type: str, faq_id: str | None, corpus_version: str | None) -> None:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -32,7 +36,14 @@ class ReplyLog:
     async def flush(self) -> None:
         if self.buffer:
             rows, self.buffer = self.buffer, []
-            await asyncio.to_thread(self.store.record_replies, rows)
+            try:
+                await asyncio.to_thread(self.store.record_replies, rows)
+            except Exception as exc:
+                # The database down: keep the rows for the next flush (bounded),
+                # and keep the flusher alive; one warning a minute, not a traceback.
+                self.buffer = (rows + self.buffer)[-MAX_BUFFERED:]
+                self._down.warning("reply log not written (%s); %d row(s) kept",
+                                   type(exc).__name__, len(self.buffer))
 
 
 REPLY_LOG = web.AppKey("reply_log", ReplyLog)

@@ -18,12 +18,15 @@ from typing import Any
 from aiohttp import web
 
 from ..config import Settings
+from ..logs import Throttled
 from ..normalise import valid_text
 from ..session_tokens import RESERVED_PREFIXES
 from .keys import BOT, LIMITER, NONCES, SETTINGS, STORE, TOKENS
 
 log = logging.getLogger("faqbot.access")
+_store_down = Throttled(logging.getLogger("faqbot.degraded"))
 MAX_JSON_DEPTH = 32
+STORE_WAIT = 0.5  # seconds a patient's request waits on the database for a session check
 
 
 class FieldTooLong(web.HTTPRequestEntityTooLarge):
@@ -181,10 +184,13 @@ async def owns_session(request: web.Request, session_id: str | None, presented: 
     if await asyncio.to_thread(bot.knows, session_id):
         return False
     try:
-        return not await asyncio.to_thread(store.session_seen, session_id)
-    except Exception:
-        log.exception("store unavailable; a session with no memory is treated as new")
+        seen = await asyncio.wait_for(asyncio.to_thread(store.session_seen, session_id),
+                                      STORE_WAIT)
+    except Exception as exc:  # the database down or hanging: no 500, no traceback flood
+        _store_down.warning("store unavailable (%s); a session with no memory is treated "
+                            "as new", type(exc).__name__)
         return True
+    return not seen
 
 
 def client_session(data: dict[str, Any], name: str) -> str | None:

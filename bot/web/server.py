@@ -1,44 +1,79 @@
 """`run(settings)`: build the store, the session store, the bot and the app,
-then serve until SIGTERM or SIGINT (`faqbot serve`)."""
+then serve until SIGTERM or SIGINT (`faqbot serve`).
+
+Degraded modes: Redis that refuses or hangs costs a request at most a short
+timeout, then sessions, rate limits and webhook nonces are kept in this
+process until it answers again; a database that is down does not hold up a
+reply, its tickets wait in a spool under data_dir (see `bot.outbox`).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from aiohttp import web
 
 from ..assembly import build_bot
 from ..config import Settings
-from ..sessions import FallbackSessions, MemorySessionStore, RedisSessionStore, redis_client
+from ..outbox import SpooledTickets
+from ..sessions import (
+    FallbackSessions,
+    MemorySessionStore,
+    RedisSessionStore,
+    SessionStore,
+    redis_client,
+)
 from ..spelling import is_english_word
-from ..store import Store
+from ..store import Store, mask_url
 from .factory import create_app
 from .keys import REPLICA
 from .ratelimit import RateLimiter, RedisRateLimiter
 from .signatures import RedisNonces, SignatureNonces
 
+log = logging.getLogger("faqbot")
+
+# PostgreSQL: a server that does not answer fails a new connection after this
+# many seconds (libpq's connect_timeout) instead of the system's minutes.
+CONNECT_TIMEOUT = 3
+
+
+def database_url(url: str) -> str:
+    """The store URL with a connect timeout, unless the URL sets one."""
+    if url.startswith("postgresql") and "connect_timeout=" not in url:
+        return url + ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
+    return url
+
 
 def run(settings: Settings, sessions_url: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sessions_url = sessions_url or settings.sessions
-    store = Store(settings.db_url)
+    store = Store(database_url(settings.db_url))
+    sessions: SessionStore | None = None
+    nonces: SignatureNonces | None = None
     if sessions_url.startswith(("redis://", "rediss://", "unix://")):
         client = redis_client(sessions_url)
-        client.ping()  # fail at start-up, not on the first patient
-        # Redis refusing or hanging later: conversations, rate limits and webhook
-        # nonces are kept in this process until it answers again.
+        try:
+            client.ping()
+        except Exception as exc:
+            # Start anyway: patients are answered with in-process sessions until
+            # Redis answers (/readyz says 503 meanwhile).
+            log.warning("Redis at %s does not answer (%s); starting with in-process "
+                        "sessions, rate limits and webhook nonces until it does",
+                        mask_url(sessions_url), type(exc).__name__)
         sessions = FallbackSessions(
             RedisSessionStore(client, settings.session_ttl, settings.redis_prefix),
             MemorySessionStore(settings.session_ttl, settings.max_sessions))
         limiter: RateLimiter | RedisRateLimiter = RedisRateLimiter(
             settings.rate_limit, client, settings.redis_prefix)
-        nonces: SignatureNonces | None = RedisNonces(client, settings.redis_prefix)
+        nonces = RedisNonces(client, settings.redis_prefix)
     elif sessions_url == "memory":
-        sessions, limiter, nonces = None, RateLimiter(settings.rate_limit), None
+        limiter = RateLimiter(settings.rate_limit)
     else:
         raise ValueError(f"sessions must be memory or redis://..., got {sessions_url!r}")
-    bot = build_bot(settings, tickets=store, sessions=sessions)
+    tickets = SpooledTickets(store, Path(settings.data_dir) / "spool" / "tickets.sqlite")
+    bot = build_bot(settings, tickets=tickets, sessions=sessions)
     app = create_app(settings, bot, store, limiter, nonces)
     # The English word list behind typo correction takes about half a second
     # to load. Load it once the index is built (not beside it: they would share
@@ -49,7 +84,10 @@ def run(settings: Settings, sessions_url: str | None = None) -> None:
           f"replica {app[REPLICA]}\n"
           f"  chat page:     {base}/\n  staff console: {base}/staff\n"
           f"  API:           POST {base}/api/v1/messages", flush=True)
-    # aiohttp finishes in-flight requests on SIGTERM/SIGINT within shutdown_timeout.
-    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=10,
-                print=None, access_log=None)
-    store.close()
+    try:
+        # aiohttp finishes in-flight requests on SIGTERM/SIGINT within shutdown_timeout.
+        web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=10,
+                    print=None, access_log=None)
+    finally:
+        tickets.close()
+        store.close()
