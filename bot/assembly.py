@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .config import NO_ON_CALL, Settings
 from .corpus import load_corpus
@@ -33,6 +35,20 @@ def bot_settings(settings: Settings) -> BotSettings:
     )
 
 
+def clinic_clock(zone: str) -> type[dt.datetime]:
+    """A clock whose now() is the clinic's wall time: office hours are the
+    clinic's, not the server's (servers often run in UTC)."""
+    where = ZoneInfo(zone)
+
+    class ClinicClock(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> ClinicClock:
+            moment = dt.datetime.now(tz or where)
+            return cls.fromtimestamp(moment.timestamp(), moment.tzinfo)
+
+    return ClinicClock
+
+
 def build_bot(
     settings: Settings,
     *,
@@ -57,6 +73,7 @@ def build_bot(
         settings=bot_settings(settings),
         sessions=sessions or MemorySessionStore(settings.session_ttl, settings.max_sessions),
         tickets=tickets,
+        clock=clinic_clock(settings.clinic_timezone),
         index_cache=Path(settings.data_dir) / "index" if settings.index_cache else None,
         topic_cues=TopicCues.from_file(intents_dir / "topic_cues.yaml"),
         ranker=ranker,

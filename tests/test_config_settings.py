@@ -123,3 +123,18 @@ def test_on_call_none_gives_patients_no_number() -> None:
                         ).on_call_number == ""
     assert bot_settings(load_settings(environ={"FAQBOT_ON_CALL_NUMBER": "555-0100"})
                         ).on_call_number == "555-0100"
+
+
+def test_office_hours_are_the_clinics_not_the_servers() -> None:
+    import datetime as dt
+
+    from bot.assembly import clinic_clock
+
+    utc = dt.datetime.now(dt.UTC)
+    for zone, hours in (("America/Chicago", {-6, -5}), ("Asia/Kolkata", {5.5})):
+        local = clinic_clock(zone).now()
+        offset = local.utcoffset()
+        assert offset is not None and offset.total_seconds() / 3600 in hours
+        assert abs((local - utc).total_seconds()) < 60  # the same moment, the clinic's wall time
+    with pytest.raises(ValueError, match="clinic_timezone"):
+        load_settings(environ={"FAQBOT_CLINIC_TIMEZONE": "Mars/Olympus"})

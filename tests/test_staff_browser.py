@@ -75,3 +75,28 @@ def test_log_in_and_resolve_a_ticket(server: LiveServer) -> None:
     assert server.store.get_ticket(ticket_id)["status"] == "resolved"
     assert any(e["action"] == "resolve" and e["ticket_id"] == ticket_id
                for e in server.store.audit_entries())
+
+
+def test_the_console_reads_on_a_phone_without_sideways_scrolling(server: LiveServer) -> None:
+    reply = ask(server, "what's the weather tomorrow in Supercalifragilisticexpialidociousville "
+                        "and the day after, for the football game with my grandchildren")
+    ticket_id = reply["ticket_id"]
+    assert ticket_id
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        page.goto(f"{server.url}/staff/login")
+        page.fill("#username", "nurse")
+        page.fill("#password", "correct-horse-battery")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/staff*")
+        for path in ("/staff?status=", f"/staff/tickets/{ticket_id}", "/staff/drafts",
+                     "/staff/audit"):
+            page.goto(f"{server.url}{path}")
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, (path, overflow)
+        page.goto(f"{server.url}/staff?status=")
+        # The queue's rows are cards with labelled lines; the ticket link is reachable.
+        assert page.locator(f"a[href='/staff/tickets/{ticket_id}']").first.is_visible()
+        browser.close()

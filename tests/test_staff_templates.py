@@ -27,3 +27,14 @@ def test_every_template_is_autoescaped_and_isolates_patient_text() -> None:
     macros = env.get_template("macros.html").module
     html = str(macros.patient("<b>hi</b> \u202eevil"))  # type: ignore[attr-defined]
     assert html == "<bdi>&lt;b&gt;hi&lt;/b&gt; evil</bdi>"
+
+
+def test_console_times_are_the_clinics_with_the_zone_named() -> None:
+    from bot.web.staff.render import clinic_time
+
+    assert clinic_time("America/Chicago")("2026-11-30T15:05:00") == "2026-11-30 09:05 CST"
+    assert clinic_time("America/Chicago")("2026-07-01T15:05:00") == "2026-07-01 10:05 CDT"
+    assert clinic_time("UTC")("2026-11-30T15:05:00") == "2026-11-30 15:05 UTC"
+    env = environment("Europe/Madrid")
+    page = env.from_string('{% import "macros.html" as m %}{{ m.when("2026-11-30T15:05:00") }}')
+    assert page.render() == '<time datetime="2026-11-30T15:05:00Z">2026-11-30 16:05 CET</time>'

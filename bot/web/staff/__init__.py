@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..auth import LoginThrottle, Signer
 from ..callbacks import setup_callbacks
+from ..keys import SETTINGS
 from .api import api_ticket, api_tickets
 from .drafts import draft_page, draft_publish, draft_reject, drafts_page
 from .guard import SIGNER, THROTTLE
@@ -30,7 +31,8 @@ def setup_staff(app: web.Application) -> None:
     # without it each process signs with its own random secret.
     app[SIGNER] = Signer(secret.encode() if secret else None)
     app[THROTTLE] = LoginThrottle()
-    app[TEMPLATES] = environment()
+    # Every time on a page is the clinic's (clinic_timezone), with its zone shown.
+    app[TEMPLATES] = environment(app[SETTINGS].clinic_timezone)
     r = app.router
     r.add_get("/staff/login", login_form)
     r.add_post("/staff/login", login_submit)

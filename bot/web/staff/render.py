@@ -4,10 +4,12 @@ HTML put together in Python."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -44,13 +46,32 @@ def short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def environment() -> jinja2.Environment:
+def clinic_time(zone: str) -> Any:
+    """The store's times (naive UTC, ISO) as the clinic's wall time, with its zone."""
+    where = ZoneInfo(zone)
+
+    def shown(value: str | None) -> str:
+        if not value:
+            return ""
+        try:
+            moment = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(where).strftime("%Y-%m-%d %H:%M %Z")
+
+    return shown
+
+
+def environment(zone: str = "UTC") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
         autoescape=True,  # every page; no template may turn it off
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(no_bidi=no_bidi, short=short, path=lambda v: quote(str(v)))
+    env.filters.update(no_bidi=no_bidi, short=short, path=lambda v: quote(str(v)),
+                       clinic_time=clinic_time(zone))
     return env
 
 
