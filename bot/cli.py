@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument("--db", help="database URL: sqlite:///path.db or postgresql://...")
     serve.add_argument("--rate-limit", type=int, dest="rate_limit",
-                       help="messages per minute per client; 0 turns rate limiting off")
+                       help="messages per minute per conversation (rate_limit_address: per "
+                            "address); 0 turns rate limiting off")
     serve.add_argument("--sessions", help="session store: memory (default) or redis://...")
 
     ask = sub.add_parser("ask", help="ask the bot one question (or - for stdin lines)")

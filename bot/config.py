@@ -140,7 +140,11 @@ SETTINGS: tuple[Setting, ...] = (
             "signs, medicines, fasting, sedation); 0 takes the chosen operating point.",
             _fraction),
     Setting("context_boost", 0.2, "Score added to the procedure under discussion.", _fraction),
-    Setting("rate_limit", 30, "Messages per minute per client; 0 turns it off.", _positive_int),
+    Setting("rate_limit", 30, "Messages per minute per conversation (session); 0 turns "
+            "every rate limit off.", _positive_int),
+    Setting("rate_limit_address", 120, "Messages per minute from one client address, all "
+            "its conversations together; keep it well above rate_limit (a hospital's guest "
+            "Wi-Fi is one address behind NAT); 0: no per-address limit.", _positive_int),
     Setting("max_message_chars", 1000, "Longest patient message accepted.", _positive_int),
     Setting("max_body_bytes", 16384, "Largest request body accepted.", _positive_int),
     Setting("allowed_origins", (), "Comma-separated origins allowed to call the API "

@@ -103,7 +103,8 @@ async def test_unknown_route_and_wrong_method(client) -> None:  # type: ignore[n
 
 
 async def test_rate_limit_answers_429_with_retry_after(aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    app, _ = make_app(tmp_path, rate_limit=3)
+    # Messages without a session count per address only (rate_limit_address).
+    app, _ = make_app(tmp_path, rate_limit=3, rate_limit_address=3)
     client = await aiohttp_client(app)
     for _ in range(3):
         assert (await client.post("/api/v1/messages", json={"text": "hi"})).status == 200
@@ -114,7 +115,8 @@ async def test_rate_limit_answers_429_with_retry_after(aiohttp_client, tmp_path)
 
 async def test_behind_a_proxy_each_forwarded_client_has_its_own_budget(
         aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    app, _ = make_app(tmp_path, rate_limit=2, trust_forwarded=True, replica_name="r7")
+    app, _ = make_app(tmp_path, rate_limit=2, rate_limit_address=2, trust_forwarded=True,
+                      replica_name="r7")
     client = await aiohttp_client(app)
 
     async def post(forwarded: str) -> int:

@@ -101,7 +101,7 @@ def _app(tmp_path: Path, **overrides: Any):  # type: ignore[no-untyped-def]
 
 async def test_an_emergency_is_answered_after_the_rate_limit_is_spent(  # type: ignore[no-untyped-def]
         aiohttp_client, tmp_path) -> None:
-    app, _ = _app(tmp_path, rate_limit=2)
+    app, _ = _app(tmp_path, rate_limit=2, rate_limit_address=2)
     client = await aiohttp_client(app)
     for _ in range(2):
         assert (await client.post("/api/v1/messages", json={"text": "hello"})).status == 200
@@ -172,7 +172,7 @@ def test_the_memory_limiter_evicts_the_oldest_client() -> None:
 
 async def test_a_spanish_emergency_is_answered_after_the_rate_limit_is_spent(  # type: ignore[no-untyped-def]
         aiohttp_client, tmp_path) -> None:
-    app, _ = _app(tmp_path, rate_limit=1)
+    app, _ = _app(tmp_path, rate_limit=1, rate_limit_address=1)
     client = await aiohttp_client(app)
     assert (await client.post("/api/v1/messages", json={"text": "hola"})).status == 200
     assert (await client.post("/api/v1/messages", json={"text": "hola"})).status == 429

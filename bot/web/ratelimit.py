@@ -1,7 +1,10 @@
-"""Per-client rate limiting: a fixed one-minute window counter per client key.
+"""Rate limiting: a fixed one-minute window counter per key.
 
-`RateLimiter` counts in this process; `RedisRateLimiter` counts in Redis so
-that every replica behind the load balancer shares one budget per client.
+The web layer counts each message twice (`requests.check_rate`): per client
+address, with a high ceiling (`rate_limit_address`: a hospital's guest Wi-Fi
+is one address behind NAT), and per conversation (`rate_limit`). `hit` takes
+the key's limit. `RateLimiter` counts in this process; `RedisRateLimiter`
+counts in Redis so that every replica shares one budget per key.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ class Limiter(Protocol):
 
     remote: bool
 
-    def hit(self, client: str) -> int: ...
+    def hit(self, client: str, limit: int | None = None) -> int: ...
 
 
 class RateLimiter:
@@ -38,15 +41,17 @@ class RateLimiter:
         # scanning every client.
         self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
-    def hit(self, client: str) -> int:
-        """Count one request; return 0 if allowed, else seconds to wait."""
-        if self.per_minute <= 0:
+    def hit(self, client: str, limit: int | None = None) -> int:
+        """Count one request against `limit` a minute (default `per_minute`);
+        return 0 if allowed, else seconds to wait."""
+        limit = self.per_minute if limit is None else limit
+        if limit <= 0:
             return 0
         now = self._clock()
         start, count = self._windows.get(client, (now, 0))
         if now - start >= 60:
             start, count = now, 0
-        if count >= self.per_minute:
+        if count >= limit:
             return max(1, math.ceil(60 - (now - start)))
         self._windows[client] = (start, count + 1)
         self._windows.move_to_end(client)
@@ -73,12 +78,14 @@ class RedisRateLimiter:
         self.local = RateLimiter(per_minute)
         self.breaker = breaker or Breaker("Redis (rate limits)")
 
-    def hit(self, client: str) -> int:
-        """Count one request; return 0 if allowed, else seconds to wait."""
-        if self.per_minute <= 0:
+    def hit(self, client: str, limit: int | None = None) -> int:
+        """Count one request against `limit` a minute (default `per_minute`);
+        return 0 if allowed, else seconds to wait."""
+        limit = self.per_minute if limit is None else limit
+        if limit <= 0:
             return 0
         if not self.breaker.closed():
-            return self.local.hit(client)
+            return self.local.hit(client, limit)
         key = self.prefix + client
         try:
             pipe = self.redis.pipeline()
@@ -91,8 +98,8 @@ class RedisRateLimiter:
                 ttl = 60
         except Exception as exc:
             self.breaker.failed(exc, "counting in this process")
-            return self.local.hit(client)
+            return self.local.hit(client, limit)
         self.breaker.succeeded()
-        if count > self.per_minute:
+        if count > limit:
             return max(1, int(ttl))
         return 0

@@ -132,7 +132,8 @@ async def message_text(request: web.Request, data: dict[str, Any], name: str) ->
                 return part
         raise
     if not request.app[BOT].check_red_flags(text):
-        await check_rate(request)
+        session = data.get("session_id", data.get("sender"))
+        await check_rate(request, session if isinstance(session, str) else None)
     return text
 
 
@@ -145,11 +146,26 @@ def client_address(request: web.Request) -> str:
     return client
 
 
-async def check_rate(request: web.Request) -> None:
+async def check_rate(request: web.Request, session_id: str | None = None) -> None:
+    """Count a request per client address (`rate_limit_address`, a high ceiling:
+    many patients may share one address behind NAT) and, when it names one, per
+    conversation (`rate_limit`); a 429 if either is spent. `rate_limit` 0 turns
+    both off."""
+    settings = request.app[SETTINGS]
+    if settings.rate_limit <= 0:
+        return
+    budgets = []
+    if settings.rate_limit_address > 0:
+        budgets.append(("addr:" + client_address(request), settings.rate_limit_address))
+    if session_id and len(session_id) <= 128:
+        budgets.append(("session:" + session_id, settings.rate_limit))
     limiter = request.app[LIMITER]
-    client = client_address(request)
+
+    def hit_all() -> int:
+        return max([limiter.hit(key, limit) for key, limit in budgets], default=0)
+
     # A shared (Redis) counter is a network call: off the loop.
-    wait = await asyncio.to_thread(limiter.hit, client) if limiter.remote else limiter.hit(client)
+    wait = await asyncio.to_thread(hit_all) if limiter.remote else hit_all()
     if wait:
         raise web.HTTPTooManyRequests(
             reason="too many messages; please wait", headers={"Retry-After": str(wait)})
