@@ -226,7 +226,7 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .web.app import run
+    from .web.server import run
 
     settings = _settings(args, host=args.host, port=args.port,
                          rate_limit=args.rate_limit, sessions=args.sessions)
@@ -234,10 +234,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Patients would be told to "call the on-call line" with no number to call.
         raise ValueError("set on_call_number (the number patients call out of hours), or "
                          "on_call_number: none if there is no on-call line")
-    if settings.staff_secret:
-        # The staff console reads its signing secret from the environment; this
-        # hands it a secret from the settings file too.
-        os.environ["FAQBOT_STAFF_SECRET"] = settings.staff_secret
     sessions = settings.sessions if settings.sessions == "memory" else mask_url(settings.sessions)
     # Which version ran against which stores, in the log an auditor keeps.
     logging.getLogger("faqbot").info("faqbot %s starting: database %s, sessions %s",

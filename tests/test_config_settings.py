@@ -101,7 +101,7 @@ def test_serve_refuses_to_start_without_an_on_call_number(
     from bot.cli import main
 
     started: list[str] = []
-    monkeypatch.setattr("bot.web.app.run", lambda settings: started.append(
+    monkeypatch.setattr("bot.web.server.run", lambda settings: started.append(
         settings.on_call_number))
     for name in ("FAQBOT_ON_CALL_NUMBER", "FAQBOT_CONFIG"):
         monkeypatch.delenv(name, raising=False)

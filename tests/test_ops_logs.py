@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 
@@ -149,25 +150,35 @@ def test_serve_writes_json_lines(tmp_path) -> None:  # type: ignore[no-untyped-d
 def test_serve_hands_the_settings_staff_secret_to_the_console(  # type: ignore[no-untyped-def]
     tmp_path, monkeypatch
 ) -> None:
-    import os
-
+    """The console signs with the settings' staff_secret (file, environment or
+    flag), read from the app's settings: no environment variable in between."""
     from bot.cli import main
+    from bot.web.auth import Signer
+    from bot.web.staff import SIGNER, setup_staff
 
     config = tmp_path / "faqbot.yaml"
     config.write_text("staff_secret: from-the-settings-file\non_call_number: none\n")
-    # setenv first, so the variable serve sets is taken away again afterwards.
-    monkeypatch.setenv("FAQBOT_STAFF_SECRET", "")
-    monkeypatch.delenv("FAQBOT_STAFF_SECRET")
+    monkeypatch.delenv("FAQBOT_STAFF_SECRET", raising=False)
     seen = []
-    monkeypatch.setattr("bot.web.app.run",
-                        lambda settings: seen.append(os.environ.get("FAQBOT_STAFF_SECRET")))
+    monkeypatch.setattr("bot.web.server.run", seen.append)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
         assert main(["serve", "--config", str(config)]) == 0
     finally:
         root.handlers[:], root.level = handlers, level
-    assert seen == ["from-the-settings-file"]
+    assert [s.staff_secret for s in seen] == ["from-the-settings-file"]
+    assert "FAQBOT_STAFF_SECRET" not in os.environ
+
+    from aiohttp import web
+
+    from bot.web.keys import SETTINGS
+
+    app = web.Application()
+    app[SETTINGS] = seen[0]
+    setup_staff(app)
+    same = Signer(b"from-the-settings-file")
+    assert app[SIGNER].csrf_token("session-1") == same.csrf_token("session-1")
 
 
 def test_cli_in_process_leaves_no_handler_on_a_closed_stream(  # type: ignore[no-untyped-def]
@@ -187,3 +198,4 @@ def test_cli_in_process_leaves_no_handler_on_a_closed_stream(  # type: ignore[no
     logging.getLogger("faqbot.test").warning("still logged")
     assert now.getvalue().rstrip().endswith(" still logged")
     assert "Logging error" not in now.getvalue()
+

@@ -9,8 +9,6 @@ forbids inline scripts and styles; the look comes from /static/staff.css).
 
 from __future__ import annotations
 
-import os
-
 from aiohttp import web
 
 from ..auth import LoginThrottle, Signer
@@ -26,9 +24,10 @@ from .tickets import ACTIONS, ticket_page
 
 
 def setup_staff(app: web.Application) -> None:
-    secret = os.environ.get("FAQBOT_STAFF_SECRET", "")
-    # Replicas that share FAQBOT_STAFF_SECRET accept each other's cookies;
-    # without it each process signs with its own random secret.
+    secret = app[SETTINGS].staff_secret
+    # Replicas that share staff_secret (settings file or FAQBOT_STAFF_SECRET)
+    # accept each other's cookies; without it each process signs with its own
+    # random secret.
     app[SIGNER] = Signer(secret.encode() if secret else None)
     app[THROTTLE] = LoginThrottle()
     # Every time on a page is the clinic's (clinic_timezone), with its zone shown.
