@@ -199,3 +199,41 @@ def test_cli_in_process_leaves_no_handler_on_a_closed_stream(  # type: ignore[no
     assert now.getvalue().rstrip().endswith(" still logged")
     assert "Logging error" not in now.getvalue()
 
+
+async def test_each_request_has_an_id_in_its_logs_and_its_response(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp import web
+
+    from bot.config import load_settings
+    from bot.web.keys import METRICS, SETTINGS
+    from bot.web.metrics import make_metrics
+    from bot.web.middlewares import MIDDLEWARES
+
+    async def handler(request: web.Request) -> web.Response:
+        logging.getLogger("faqbot.test").warning("inside the handler")
+        return web.json_response({"ok": True})
+
+    app = web.Application(middlewares=MIDDLEWARES)
+    app[SETTINGS] = load_settings(environ={})
+    app[METRICS] = make_metrics()
+    app.router.add_get("/api/probe", handler)
+    stream = io.StringIO()
+    handler_ = setup_logging("json", "replica-t", stream=stream)
+    try:
+        client = await aiohttp_client(app)
+        given = await client.get("/api/probe", headers={"X-Request-Id": "nginx-0123456789abcdef"})
+        made = await client.get("/api/probe", headers={"X-Request-Id": "bad id\u00e9 <script>"})
+        missing = await client.get("/api/nothing-here")
+    finally:
+        logging.getLogger().removeHandler(handler_)
+    assert given.headers["X-Request-Id"] == "nginx-0123456789abcdef"
+    generated = made.headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    assert re.fullmatch(r"[0-9a-f]{32}", missing.headers["X-Request-Id"])
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    inside = [r for r in records if r["message"] == "inside the handler"]
+    assert [r["request_id"] for r in inside] == ["nginx-0123456789abcdef", generated]
+    access = [r for r in records if r["logger"] == "faqbot.access"]
+    assert [(r["request_id"], r["method"], r["path"], r["status"]) for r in access[:2]] == [
+        ("nginx-0123456789abcdef", "GET", "/api/probe", 200), (generated, "GET", "/api/probe", 200)]
+    assert all(isinstance(r["ms"], float) for r in access)
+    assert REQUEST_ID.get() is None

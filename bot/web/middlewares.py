@@ -1,24 +1,51 @@
-"""Middlewares: JSON errors, protective headers on every response, metrics and
-the access log. `create_app` installs them outermost first."""
+"""Middlewares: a request id, JSON errors, protective headers on every
+response, metrics and the access log. `create_app` installs them outermost
+first."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import re
 import time
+import uuid
 from typing import Any
 
 from aiohttp import web
 
+from ..logs import REQUEST_ID
 from .keys import METRICS, REPLICA, SETTINGS, Handler
 from .requests import FieldTooLong, is_api, json_error
 
 log = logging.getLogger("faqbot.access")
 
+# An incoming X-Request-Id (from nginx's $request_id, or a caller) is kept when
+# it looks like an id; anything else is replaced, so nothing a client sends
+# lands in the logs unchecked.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; "
        "base-uri 'none'; form-action 'self'")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Sets `bot.logs.REQUEST_ID` for every log line of this request and returns
+    the id in `X-Request-Id`, so a patient's complaint can be matched to the logs."""
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    token = REQUEST_ID.set(request_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-Id"] = request_id
+        raise
+    finally:
+        REQUEST_ID.reset(token)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
+    return response
 
 
 @web.middleware
@@ -106,9 +133,11 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         path = route.canonical if route is not None else "unmatched"
         metrics["requests"].labels(request.method, path, str(status)).inc()
         metrics["latency"].labels(path).observe(elapsed)
-        # Structured access log: no message text, no IP address.
-        log.info(json.dumps({"method": request.method, "path": path, "status": status,
-                             "ms": round(elapsed * 1000, 2)}))
+        # Structured access log: no message text, no IP address. The fields go
+        # as `extra`, so the JSON log format has them as fields of their own.
+        ms = round(elapsed * 1000, 2)
+        log.info("%s %s %s %.2f ms", request.method, path, status, ms,
+                 extra={"method": request.method, "path": path, "status": status, "ms": ms})
 
 
 async def server_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -118,4 +147,5 @@ async def server_headers(request: web.Request, response: web.StreamResponse) -> 
         response.headers["X-Faqbot-Replica"] = request.app[REPLICA]
 
 
-MIDDLEWARES = (security_middleware, errors_middleware, metrics_middleware)
+MIDDLEWARES = (request_id_middleware, security_middleware, errors_middleware,
+               metrics_middleware)
