@@ -22,12 +22,13 @@ serve: $(STAMP)
 	FAQBOT_ON_CALL_NUMBER="$${FAQBOT_ON_CALL_NUMBER:-none}" $(BIN)/faqbot serve --host $(HOST) --port $(PORT)
 
 # Debian's chromium drives the widget tests (Playwright cannot download its
-# own browser here); axe-core comes from npm.
+# own browser here); axe-core comes from npm, at the version package-lock.json
+# pins (`npm ci` never rewrites the lockfile, `npm install` may).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
-	@[ -f node_modules/axe-core/axe.min.js ] || npm install --no-audit --no-fund --silent
+	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --silent
 
 # nginx fronts the replicas in tests/test_replicas.py and bench/replicas.py; PostgreSQL
 # (127.0.0.1:5432) and Redis (127.0.0.1:6379) are expected to be running already.
@@ -41,9 +42,14 @@ wrk:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi; }
 
+# The suite must leave the checkout as it found it (issue 19): tree_check
+# compares git status before and after, so a developer's own uncommitted work
+# does not count; with CI=true a change fails the run, elsewhere it warns.
 test: $(STAMP) browser nginx
+	@$(BIN)/python tools/tree_check.py snapshot
 	$(BIN)/faqbot validate
 	$(BIN)/python -m pytest -q
+	@$(BIN)/python tools/tree_check.py compare
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not browser"
