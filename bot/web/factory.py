@@ -22,6 +22,7 @@ from ..session_tokens import SessionTokens
 from ..store import Store
 from ..teaching import Teaching
 from .api import setup_api
+from .callbacks import setup_callbacks
 from .channels import setup_channels
 from .keys import (
     BOT,
@@ -106,6 +107,7 @@ def create_app(settings: Settings, bot: Bot, store: Store,
     setup_notifier(app, settings.notify_url, store)
     setup_reply_log(app, store)
     setup_api(app)
+    setup_callbacks(app)
     app.router.add_get("/metrics", get_metrics)
     setup_channels(app)
     setup_staff(app)

@@ -44,6 +44,31 @@ OPENAPI: dict[str, Any] = {
                 "properties": {"ok": {"type": "boolean"}, "ticket_id": _NULLABLE_STRING}})},
                 **_errors(400, 413, 415, 429)},
         }},
+        "/api/v1/callbacks": {"post": {
+            "summary": "Ask a nurse to call the patient back.",
+            "description": ("Needs the session's token in X-Session-Token (as for staff "
+                            "replies) and consent: true. The name, phone and best time are "
+                            "encrypted at rest (callback_key), shown only on the ticket to "
+                            "signed-in staff, never logged, and erased when the ticket "
+                            "closes. Goes on the session's open ticket, or a new handoff "
+                            "ticket. 503 when the server has no callback_key."),
+            "parameters": [{"name": "X-Session-Token", "in": "header", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, **_json({
+                "type": "object",
+                "required": ["session_id", "name", "phone", "consent"],
+                "properties": {"session_id": {"type": "string", "minLength": 1,
+                                              "maxLength": 128},
+                               "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                               "phone": {"type": "string", "maxLength": 30,
+                                         "description": "7 to 15 digits"},
+                               "best_time": {"type": "string", "maxLength": 100},
+                               "consent": {"type": "boolean", "enum": [True]}}})},
+            "responses": {"200": {"description": "stored on a ticket", **_json({
+                "type": "object", "required": ["ok", "ticket_id"],
+                "properties": {"ok": {"type": "boolean"}, "ticket_id": {"type": "string"}}})},
+                **_errors(400, 401, 413, 415, 429, 503)},
+        }},
         "/api/v1/sessions/{session_id}/messages": {"get": {
             "summary": "Staff replies for a conversation, newer than `after`.",
             "parameters": [

@@ -12,7 +12,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..auth import LoginThrottle, Signer
-from ..callbacks import setup_callbacks
 from ..keys import SETTINGS
 from .api import api_ticket, api_tickets
 from .drafts import draft_page, draft_publish, draft_reject, drafts_page
@@ -49,8 +48,6 @@ def setup_staff(app: web.Application) -> None:
     r.add_get("/staff/audit", audit_page)
     r.add_get("/staff/api/tickets", api_tickets)
     r.add_get("/staff/api/tickets/{ticket_id}", api_ticket)
-    # The patient's call-back request feeds a ticket only this console shows.
-    setup_callbacks(app)
 
 
 __all__ = ["SIGNER", "setup_staff"]
