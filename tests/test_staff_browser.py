@@ -100,3 +100,65 @@ def test_the_console_reads_on_a_phone_without_sideways_scrolling(server: LiveSer
         # The queue's rows are cards with labelled lines; the ticket link is reachable.
         assert page.locator(f"a[href='/staff/tickets/{ticket_id}']").first.is_visible()
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def teach_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server on a copy of the fixture corpus: what it publishes stays in the copy."""
+    from tests.test_staff import FIXTURE_CORPUS
+
+    tmp = tmp_path_factory.mktemp("teach")
+    shutil.copytree(FIXTURE_CORPUS, tmp / "corpus", ignore=shutil.ignore_patterns("*.md"))
+    live = LiveServer(tmp / "s.db", secure_cookies=False, corpus=str(tmp / "corpus"),
+                      data_dir=str(tmp / "data"))
+    live.start()
+    live.store.add_user("nurse", hash_password("correct-horse-battery"))
+    live.store.add_user("dr.lee", hash_password("correct-horse-battery"), role="clinician")
+    yield live
+    live.stop()
+
+
+def sign_in(page: Any, server: LiveServer, username: str) -> None:
+    page.goto(f"{server.url}/staff/login")
+    page.fill("#username", username)
+    page.fill("#password", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/staff*")
+
+
+def test_a_nurse_teaches_a_clinician_publishes_and_the_bot_answers(
+        teach_server: LiveServer) -> None:
+    from tests.test_staff import UNANSWERED, validate
+
+    replies = ((q, ask(teach_server, q)) for q in UNANSWERED)
+    question, reply = next((q, r) for q, r in replies if r["type"] == "fallback")
+    assert reply["ticket_id"]
+    ticket_url = f"{teach_server.url}/staff/tickets/{reply['ticket_id']}"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        sign_in(page, teach_server, "nurse")
+        page.goto(ticket_url)
+        page.fill("#f-find", "vert-recovery-walking")
+        page.click("form[role=search] button")
+        page.check("input[name=entry_id][value=vert-recovery-walking]")
+        page.click("text=Save this wording as a draft")
+        page.wait_for_load_state()
+        assert "Saved as a draft" in page.inner_text("body")
+        assert ask(teach_server, question)["type"] == "fallback"  # not live yet
+        page.click("text=Sign out")
+        page.wait_for_load_state()
+
+        sign_in(page, teach_server, "dr.lee")
+        page.click("nav >> text=Drafts")
+        page.click("table.cards a")
+        body = page.inner_text("body")
+        assert "answers with vert-recovery-walking" in body and question in body
+        page.click("text=Approve and publish")
+        page.wait_for_load_state()
+        assert "Published" in page.inner_text("body")
+        browser.close()
+    after = ask(teach_server, question)
+    assert after["type"] == "answer" and after["faq_id"] == "vert-recovery-walking"
+    assert teach_server.store.get_ticket(reply["ticket_id"])["status"] == "resolved"
+    validate(Path(teach_server.settings.corpus))
