@@ -238,6 +238,13 @@ class Teaching:
                      username: str) -> Taught:
         """The ticket's message (as staff tidied it) as a draft phrasing of an entry."""
         phrasing = " ".join(phrasing.split()) or ticket.message
+        spanish = _spanish_words(ticket)
+        if spanish and normalise(phrasing) == normalise(spanish):
+            # The English corpus would answer Spanish speakers in English: their
+            # wording belongs in the Spanish twin (corpus/es/), not edited here.
+            raise ValueError("The patient wrote in Spanish: a Spanish wording belongs in the "
+                             "entry's Spanish twin (corpus/es/), which the content owner "
+                             "edits. Write the English way of asking instead.")
         if not entry_id:
             raise ValueError("Choose the existing question it means.")
         if len(phrasing) > MAX_PHRASING_CHARS:
@@ -268,7 +275,8 @@ class Teaching:
             raise ValueError("Choose a procedure and a topic from the lists.")
         payload = _entry_payload({
             "question": question, "answer": answer, "topic": topic,
-            "alternates": [ticket.message] if ticket.message else [],
+            "alternates": [ticket.message] if ticket.message and not _spanish_words(ticket)
+                          else [],
             "source_name": source_name, "source_url": source_url, "review_by": review_by,
         }, alternates)
         # Checked now (the same checks as publishing), so staff fix it while they write.
@@ -426,6 +434,11 @@ class Teaching:
         corpus = self._reload()
         # Other replicas poll this record and reload the same corpus directory.
         self.record.set_corpus_version(corpus.version)
+
+
+def _spanish_words(ticket: Ticket) -> str:
+    """A Spanish speaker's message (the engine tags it "[es] "), else empty."""
+    return ticket.message.removeprefix("[es] ") if ticket.message.startswith("[es] ") else ""
 
 
 def _lines(text: str) -> list[str]:

@@ -602,3 +602,16 @@ async def test_search_finds_any_entry_by_words_procedure_or_id(client, store):
         "csrf": await csrf_of(client), "mode": "alternate", "entry_id": "gen-logistics-referral",
         "phrasing": "who sends me to you people"}, allow_redirects=False)
     assert response.status == 303, await response.text()
+
+
+async def test_a_spanish_wording_is_not_taught_into_the_english_corpus(client, store):
+    ticket_id = store.open_ticket(kind="fallback", session_id="s-es",
+                                  message="[es] puedo dormir con mi gato despues de la cifoplastia")
+    await login(client)
+    response = await teach_alternate(client, "puedo dormir con mi gato despues de la cifoplastia",
+                                     ticket_id)
+    assert response.status == 400 and "Spanish twin" in await response.text()
+    assert store.list_drafts() == []
+    english = await teach_alternate(client, "can i sleep with my cat after kyphoplasty",
+                                    ticket_id)
+    assert english.status == 303
