@@ -123,7 +123,7 @@ async def test_no_key_no_callbacks(aiohttp_client, tmp_path, store):
     client = await aiohttp_client(_app(tmp_path, store, ""))
     session_id, token, _ = await session(client)
     response = await request_callback(client, session_id, token)
-    assert response.status == 503 and "callback_key" in await response.text()
+    assert response.status == 403 and "callback_key" in await response.text()
 
 
 async def test_only_signed_in_staff_see_the_ticket(client):

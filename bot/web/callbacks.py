@@ -24,8 +24,9 @@ async def post_callback(request: web.Request) -> web.Response:
     await check_rate(request)
     sealer = Sealer(request.app[SETTINGS].callback_key)
     if not sealer.ready:
-        raise web.HTTPServiceUnavailable(reason="call-backs are not set up here (no "
-                                                "callback_key); please call the clinic")
+        # A refusal by configuration, not an outage: 403, so no client retries it.
+        raise web.HTTPForbidden(reason="call-backs are turned off here (no callback_key); "
+                                       "please call the clinic")
     data = await read_json(request)
     session_id = session_field(data, "session_id")
     if not session_id:

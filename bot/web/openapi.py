@@ -51,7 +51,7 @@ OPENAPI: dict[str, Any] = {
                             "encrypted at rest (callback_key), shown only on the ticket to "
                             "signed-in staff, never logged, and erased when the ticket "
                             "closes. Goes on the session's open ticket, or a new handoff "
-                            "ticket. 503 when the server has no callback_key."),
+                            "ticket. 403 when the server has no callback_key (call-backs off)."),
             "parameters": [{"name": "X-Session-Token", "in": "header", "required": True,
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, **_json({
@@ -67,7 +67,7 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": {"description": "stored on a ticket", **_json({
                 "type": "object", "required": ["ok", "ticket_id"],
                 "properties": {"ok": {"type": "boolean"}, "ticket_id": {"type": "string"}}})},
-                **_errors(400, 401, 413, 415, 429, 503)},
+                **_errors(400, 401, 403, 413, 415, 429)},
         }},
         "/api/v1/sessions/{session_id}/messages": {"get": {
             "summary": "Staff replies for a conversation, newer than `after`.",
