@@ -377,8 +377,10 @@ async def test_a_taught_phrasing_is_a_draft_until_a_clinician_publishes_it(
     assert refused.status == 403 and file.read_text() == original
 
     await switch_user(client, CLINICIAN)
+    tickets_before = len(store.list_tickets())
     page = await (await client.get(f"/staff/drafts/{draft_id}")).text()
     assert "Approve and publish" in page
+    assert len(store.list_tickets()) == tickets_before  # the preview opens no ticket
     assert f"+      - {question}" in page  # the diff of the YAML file
     assert f"<strong>answers with {TEACH_ID}" in page  # the ticket's question changes
     published = await client.post(f"/staff/drafts/{draft_id}/publish",
