@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -30,8 +32,12 @@ from cluster import Cluster, nginx_binary, post_json  # noqa: E402
 pytestmark = pytest.mark.replicas
 
 USER, PASSWORD = "nurse.jo", "correct-horse-battery"
+CLINICIAN = "dr.lee"
+# The replicas answer from a copy of the staff tests' fixture corpus, so what
+# the bundled corpus answers today cannot change what these tests see.
+FIXTURE_CORPUS = Path(__file__).resolve().parent / "fixtures" / "corpus"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
-# Questions the corpus does not answer yet (the first that still falls back is used).
+# Questions the fixture corpus does not answer (the first that falls back is used).
 UNANSWERED = (
     "can my cat sleep on the bed after my kyphoplasty",
     "can my parrot sit on my shoulder after the kyphoplasty",
@@ -57,7 +63,13 @@ def cluster(tmp_path_factory, services):  # type: ignore[no-untyped-def]
         cluster = Cluster(tmp_path_factory.mktemp("replicas"), db_url, REDIS_URL,
                           env_extra={"FAQBOT_REDIS_PREFIX": prefix})
         try:
+            shutil.copytree(FIXTURE_CORPUS, cluster.corpus,
+                            ignore=shutil.ignore_patterns("*.md"))
             cluster.add_user(USER, PASSWORD)
+            cluster.add_user(CLINICIAN, PASSWORD)
+            subprocess.run([sys.executable, "-m", "bot.cli", "staff", "role", CLINICIAN,
+                            "clinician", "--db", db_url], check=True, capture_output=True,
+                           env=cluster.env(), timeout=60, cwd=Path(__file__).parent.parent)
             cluster.start()
             yield cluster
         finally:
@@ -78,13 +90,13 @@ def _say(url: str, text: str, session_id: str) -> tuple[str, dict]:
 class Staff:
     """A signed-in staff browser: a cookie jar that works against any replica."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, username: str = USER) -> None:
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         page = self.get(base + "/staff/login")
         csrf = CSRF_RE.search(page).group(1)
         landing = self.post(base + "/staff/login",
-                            {"csrf": csrf, "username": USER, "password": PASSWORD})
+                            {"csrf": csrf, "username": username, "password": PASSWORD})
         assert "Sign out" in landing or "Queue" in landing or "queue" in landing, landing[:500]
 
     def get(self, url: str) -> str:
@@ -117,17 +129,24 @@ def test_a_conversation_keeps_its_context_across_replicas(cluster: Cluster) -> N
 
 
 def test_teaching_on_one_replica_reaches_every_replica(cluster: Cluster) -> None:
-    r0 = cluster.replicas[0]
+    """A nurse drafts on r0, a clinician publishes on r1, every replica answers."""
+    r0, r1 = cluster.replicas[0], cluster.replicas[1]
     for question in UNANSWERED:
         _, reply = _say(r0.url, question, f"teach-{uuid.uuid4().hex[:8]}")
         if reply["type"] == "fallback" and reply["ticket_id"]:
             break
     else:
-        pytest.skip("the corpus now answers every sample question")
+        pytest.fail("the fixture corpus answers every sample question: add one it does not")
     staff = Staff(r0.url)
     csrf = CSRF_RE.search(staff.get(r0.url + "/staff")).group(1)
     staff.post(f"{r0.url}/staff/tickets/{reply['ticket_id']}/teach",
                {"csrf": csrf, "mode": "alternate", "entry_id": TEACH_ID, "phrasing": question})
+    clinician = Staff(r1.url, CLINICIAN)
+    drafts = clinician.get(r1.url + "/staff/drafts")
+    draft_id = re.search(r'href="/staff/drafts/(D[0-9A-F]+)"', drafts).group(1)
+    csrf = CSRF_RE.search(drafts).group(1)
+    published = clinician.post(f"{r1.url}/staff/drafts/{draft_id}/publish", {"csrf": csrf})
+    assert "Published" in published, published[:500]
     versions: set[str] = set()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
