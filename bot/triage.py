@@ -403,12 +403,28 @@ def _elements(body: str) -> list[tuple[str, bool]]:
             part = body[start:index]
             if part:
                 optional = part.endswith(("?", "*")) and not part.endswith(("s?", "\\w*"))
+                # "(en )?(el )?(?:pecho|...)": a part holding an optional group
+                # does not need that group's words, and its heads are the
+                # optional group's; it cannot key the rule.
+                optional = optional or _has_optional_group(part)
                 gap = part.startswith("(?: \\S+)")
                 if not gap:
                     parts.append((part.rstrip("?*") if optional else part, optional))
             start = index + 1
         index += 1
     return parts
+
+
+def _has_optional_group(part: str) -> bool:
+    depth = 0
+    for index, char in enumerate(part):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0 and part[index + 1:index + 2] in ("?", "*"):
+                return True
+    return False
 
 
 _WRAPPER = "(?<!\\S)(?:"

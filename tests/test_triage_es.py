@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import yaml
 
@@ -108,3 +110,30 @@ def test_no_spanish_faq_phrasing_outside_warning_signs_alarms(spanish_bot: Bot) 
     alarms = [(e.id, p) for e in spanish_bot.corpus_es.entries if e.topic != "warning-signs"
               for p in e.phrasings() if spanish_bot.check_red_flags(p)]
     assert alarms == []
+
+
+def test_the_rule_index_never_skips_a_rule_that_would_match() -> None:
+    """The cue index keys each rule on a word it must contain; a rule whose
+    first words are optional ("(en )?(el )?pecho") was keyed on "en" and
+    skipped for "dolor de pecho". Checked against running every rule."""
+    from bot.triage import Triage
+    from tests.conftest import ROOT
+
+    for name in ("red_flags.yaml", "red_flags_es.yaml"):
+        triage = Triage.from_file(ROOT / "intents" / name)
+        everything = {number: list(range(len(category.patterns)))
+                      for number, category in enumerate(triage.categories)}
+        texts = ["tengo dolor de pecho fuerte ahora", "dolor fuerte de pecho",
+                 "estoy viendo doble desde hace rato, me hicieron la angioplastia ayer",
+                 "tngo fiebre d 38.7 dsd ayer, me hicieron la angioplastia d la pierna",
+                 "goin thru pads like crazy since the fibroid procedure, like one an hour, "
+                 "passin huge clots, feel faint"]
+        keyed = [triage.check(t) for t in texts]
+        triage._cues.rules_for = partial(_every_rule, everything)  # type: ignore[method-assign]
+        assert keyed == [triage.check(t) for t in texts]
+    spanish = Triage.from_file(ROOT / "intents" / "red_flags_es.yaml")
+    assert spanish.check("tengo dolor de pecho fuerte ahora").category == "chest-pain"
+
+
+def _every_rule(rules: dict[int, list[int]], _text: str) -> dict[int, list[int]]:
+    return rules
