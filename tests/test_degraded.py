@@ -318,3 +318,75 @@ async def test_reply_log_keeps_its_rows_while_the_database_is_down() -> None:
     store.down = False
     await log.flush()
     assert [row[1] for row in store.rows] == ["answer", "emergency"] and not log.buffer
+
+
+def test_faqbot_serve_with_redis_and_postgresql_unreachable(tmp_path, pg_url) -> None:  # type: ignore[no-untyped-def]
+    """`faqbot serve` itself, wired as in production: Redis refusing from the
+    start, PostgreSQL stopped after start-up; emergencies answered within a
+    second, the tickets in PostgreSQL once it is back."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from tests.conftest import ROOT
+    from tools.servers import free_port, wait_http
+
+    pg_port = int(pg_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = Proxy(pg_port)
+    port = free_port()
+    env = {**os.environ, "FAQBOT_DATA_DIR": str(tmp_path), "FAQBOT_ON_CALL_NUMBER": "none",
+           "FAQBOT_SESSIONS": f"redis://127.0.0.1:{closed_port()}/0",
+           "FAQBOT_DB": pg_url.replace(f":{pg_port}/", f":{proxy.port}/"),
+           "FAQBOT_CORPUS_POLL_SECONDS": "0"}
+    env.pop("FAQBOT_CONFIG", None)
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def post(text: str) -> tuple[float, dict[str, Any]]:
+        request = urllib.request.Request(f"{base}/api/v1/messages",
+                                         data=json.dumps({"text": text}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return time.perf_counter() - started, json.loads(response.read())
+
+    try:
+        wait_http(f"{base}/healthz", 120, server)
+        try:
+            urllib.request.urlopen(f"{base}/readyz", timeout=5)
+            raise AssertionError("/readyz said ready with Redis down")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503 and json.loads(exc.read())["checks"]["redis"] != "ok"
+        elapsed, reply = post(EMERGENCY)
+        assert reply["type"] == "emergency" and elapsed < 1.0, (elapsed, reply)
+        proxy.refuse()
+        given = []
+        for text in (EMERGENCY, HANDOFF):
+            elapsed, reply = post(text)
+            # The emergency target is 1 s; a handoff runs the whole reply path
+            # (intents, retrieval) on a shared machine, so it gets 2.
+            limit = 1.0 if reply["type"] == "emergency" else 2.0
+            assert reply["ticket_id"] and elapsed < limit, (elapsed, reply)
+            given.append(reply["ticket_id"])
+        proxy.forward()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            stored = {t[0] for t in _pg_tickets(pg_url)}
+            if set(given) <= stored:
+                break
+            time.sleep(0.2)
+        assert set(given) <= stored
+    finally:
+        server.terminate()
+        try:
+            _, err = server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            _, err = server.communicate()
+        proxy.close()
+    assert "Traceback" not in err, err[-3000:]

@@ -19,6 +19,7 @@ from ..assembly import build_bot
 from ..config import Settings
 from ..outbox import SpooledTickets
 from ..sessions import (
+    Breaker,
     FallbackSessions,
     MemorySessionStore,
     RedisSessionStore,
@@ -62,18 +63,24 @@ def run(settings: Settings, sessions_url: str | None = None) -> None:
             log.warning("Redis at %s does not answer (%s); starting with in-process "
                         "sessions, rate limits and webhook nonces until it does",
                         mask_url(sessions_url), type(exc).__name__)
+        # One breaker for the one Redis: an outage costs one timeout per cooldown
+        # for the whole replica, not one per component.
+        breaker = Breaker("Redis")
         sessions = FallbackSessions(
             RedisSessionStore(client, settings.session_ttl, settings.redis_prefix),
-            MemorySessionStore(settings.session_ttl, settings.max_sessions))
+            MemorySessionStore(settings.session_ttl, settings.max_sessions), breaker)
         limiter: RateLimiter | RedisRateLimiter = RedisRateLimiter(
-            settings.rate_limit, client, settings.redis_prefix)
-        nonces = RedisNonces(client, settings.redis_prefix)
+            settings.rate_limit, client, settings.redis_prefix, breaker)
+        nonces = RedisNonces(client, settings.redis_prefix, breaker)
     elif sessions_url == "memory":
         limiter = RateLimiter(settings.rate_limit)
     else:
         raise ValueError(f"sessions must be memory or redis://..., got {sessions_url!r}")
-    tickets = SpooledTickets(store, Path(settings.data_dir) / "spool" / "tickets.sqlite")
-    bot = build_bot(settings, tickets=tickets, sessions=sessions)
+    # A database server can be down or hang: its tickets wait in a local spool
+    # then. A SQLite file is local already (the spool would share its disk).
+    tickets = SpooledTickets(store, Path(settings.data_dir) / "spool" / "tickets.sqlite") \
+        if not settings.db_url.startswith("sqlite") else None
+    bot = build_bot(settings, tickets=tickets or store, sessions=sessions)
     app = create_app(settings, bot, store, limiter, nonces)
     # The English word list behind typo correction takes about half a second
     # to load. Load it once the index is built (not beside it: they would share
@@ -89,5 +96,6 @@ def run(settings: Settings, sessions_url: str | None = None) -> None:
         web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=10,
                     print=None, access_log=None)
     finally:
-        tickets.close()
+        if tickets is not None:
+            tickets.close()
         store.close()
