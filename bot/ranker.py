@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +89,7 @@ class Featurizer:
         self.retriever = retriever
         self.cues = cues
         self._answer_words: dict[str, frozenset[str]] = {}
+        self._stems: dict[str, frozenset[str]] = {}
 
     def answer_words(self, faq_id: str) -> frozenset[str]:
         words = self._answer_words.get(faq_id)
@@ -97,6 +97,17 @@ class Featurizer:
             words = frozenset(tokens(normalise(self.entries[faq_id].answer)))
             self._answer_words[faq_id] = words
         return words
+
+    def stems(self, faq_id: str, own: frozenset[str]) -> frozenset[str]:
+        """The first five letters of the entry's words of six letters or more.
+        A query word is related to an entry word when they are the same, or
+        both have six letters or more and share the first five; not "work"
+        for "worked": that merge is left to the similarity features."""
+        stems = self._stems.get(faq_id)
+        if stems is None:
+            stems = frozenset(v[:5] for v in own if len(v) >= 6)
+            self._stems[faq_id] = stems
+        return stems
 
     def features(self, prepared: str, matches: Sequence[Match],
                  raw: Mapping[str, float], context: Context,
@@ -123,8 +134,9 @@ class Featurizer:
         for i, match in enumerate(matches):
             entry = self.entries[match.faq_id]
             own = retriever.words_of(match.faq_id)
+            stems = self.stems(match.faq_id, own)
             exact = sum(w in own for w in content)
-            related = sum(any(_related(w, v) for v in own) for w in content)
+            related = sum(w in own or (len(w) >= 6 and w[:5] in stems) for w in content)
             answer_words = self.answer_words(match.faq_id)
             in_answer = sum(w in answer_words for w in content)
             n = len(content)
@@ -164,14 +176,6 @@ class Featurizer:
                 float(bm25_rank[indices[i]] == 0),
             ))
         return np.asarray(rows, dtype=np.float64)
-
-
-def _related(a: str, b: str) -> bool:
-    # Same word, or the same stem by a shared start of five letters; not
-    # "work" for "worked": that merge is left to the similarity features.
-    if a == b:
-        return True
-    return len(os.path.commonprefix((a, b))) >= 5 and min(len(a), len(b)) >= 6
 
 
 @dataclass(frozen=True)
