@@ -103,7 +103,7 @@ def dead_redis(request) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 async def test_redis_down_patients_still_answered(aiohttp_client, tmp_path, base_bot,
                                                   dead_redis, caplog) -> None:  # type: ignore[no-untyped-def]
-    settings = _settings(tmp_path, sessions=dead_redis)
+    settings = _settings(tmp_path, sessions=dead_redis, rate_limit_address=30)
     store = Store(settings.db_url)
     sessions, limiter, nonces = _redis_parts(dead_redis, "faqbot-deg:")
     bot = bot_with(base_bot, sessions=sessions, tickets=MemoryTickets())
