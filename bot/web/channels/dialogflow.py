@@ -147,6 +147,8 @@ async def post_dialogflow(request: web.Request) -> web.Response:
             earlier = None  # an ordinary answer to an older question: overtaken
     task, reply = await answer_within(request, text, session)
     if reply is None:
+        # Retrieve a failure even if no next turn ever asks for it (no "never retrieved" noise).
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         state.park(session, Late(text, task))
         return _holding(data, session, earlier)
     return _response(data, session, [r for r in (earlier, reply) if r is not None])
