@@ -137,7 +137,7 @@ def _id(value: Any, name: str) -> int:
     raise web.HTTPBadRequest(reason=f"'{name}' must be a number")
 
 
-def _check_caller(request: web.Request, raw: bytes) -> web.Response | None:
+async def _check_caller(request: web.Request, raw: bytes) -> web.Response | None:
     """Chatwoot's signature when it signs and a secret is set, else the shared token.
 
     Chatwoot hands a pending conversation to the humans when its call gets a
@@ -151,7 +151,7 @@ def _check_caller(request: web.Request, raw: bytes) -> web.Response | None:
         return json_error(503, "chatwoot not configured")
     signature = request.headers.get("X-Chatwoot-Signature")
     if secret and signature is not None:
-        return _check_signature(request, raw, secret, signature)
+        return await _check_signature(request, raw, secret, signature)
     if not token:
         return json_error(401, "missing X-Chatwoot-Signature")
     given = request.query.get("token") or request.headers.get("X-Faqbot-Token") or ""
@@ -160,7 +160,7 @@ def _check_caller(request: web.Request, raw: bytes) -> web.Response | None:
     return None
 
 
-def _check_signature(request: web.Request, raw: bytes, secret: str,
+async def _check_signature(request: web.Request, raw: bytes, secret: str,
                      signature: str) -> web.Response | None:
     """`X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`,
     `X-Chatwoot-Timestamp` within five minutes, `X-Chatwoot-Delivery` used once."""
@@ -174,14 +174,16 @@ def _check_signature(request: web.Request, raw: bytes, secret: str,
         return json_error(401, "bad X-Chatwoot-Signature")
     # Only a genuine signature may use up a delivery id; without one, the signature is the id.
     delivery = request.headers.get("X-Chatwoot-Delivery") or expected
-    if not request.app[NONCES].first_use(f"chatwoot:{delivery[:200]}", int(stamp)):
+    # The nonce store may be Redis (shared by replicas): off the loop.
+    if not await asyncio.to_thread(request.app[NONCES].first_use,
+                                   f"chatwoot:{delivery[:200]}", int(stamp)):
         return _ignored("duplicate delivery")
     return None
 
 
 async def post_chatwoot(request: web.Request) -> web.Response:
     raw = await _read_body(request)
-    refused = _check_caller(request, raw)
+    refused = await _check_caller(request, raw)
     if refused is not None:
         return refused
     data = parse_json_object(raw)
