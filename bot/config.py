@@ -144,7 +144,8 @@ SETTINGS: tuple[Setting, ...] = (
             "every rate limit off.", _positive_int),
     Setting("rate_limit_address", 120, "Messages per minute from one client address, all "
             "its conversations together; keep it well above rate_limit (a hospital's guest "
-            "Wi-Fi is one address behind NAT); 0: no per-address limit.", _positive_int),
+            "Wi-Fi is one address behind NAT), never below it; 0: no per-address limit.",
+            _positive_int),
     Setting("max_message_chars", 1000, "Longest patient message accepted.", _positive_int),
     Setting("max_body_bytes", 16384, "Largest request body accepted.", _positive_int),
     Setting("allowed_origins", (), "Comma-separated origins allowed to call the API "

@@ -74,3 +74,11 @@ async def test_zero_turns_every_limit_off(aiohttp_client, tmp_path, base_bot) ->
 def test_the_address_ceiling_is_higher_by_default() -> None:
     settings = load_settings(environ={})
     assert settings.rate_limit_address > settings.rate_limit > 0
+
+
+async def test_a_high_rate_limit_raises_the_address_ceiling_too(aiohttp_client, tmp_path,
+                                                                base_bot) -> None:  # type: ignore[no-untyped-def]
+    """`--rate-limit 1000000` for a load test from one address limits nothing."""
+    client = await _client(aiohttp_client, tmp_path, base_bot, rate_limit=50,
+                           rate_limit_address=5)
+    assert {await _post(client, "hello", f"load-{n}") for n in range(8)} == {200}

@@ -156,7 +156,10 @@ async def check_rate(request: web.Request, session_id: str | None = None) -> Non
         return
     budgets = []
     if settings.rate_limit_address > 0:
-        budgets.append(("addr:" + client_address(request), settings.rate_limit_address))
+        # Never below the per-conversation limit: `--rate-limit N` for a load
+        # test from one address raises both.
+        per_address = max(settings.rate_limit_address, settings.rate_limit)
+        budgets.append(("addr:" + client_address(request), per_address))
     if session_id and len(session_id) <= 128:
         budgets.append(("session:" + session_id, settings.rate_limit))
     limiter = request.app[LIMITER]
