@@ -38,19 +38,26 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from ...domain import HANDED_OVER, Reply
+from ...domain import HANDED_OVER
 from ..keys import NONCES, SETTINGS, STORE
-from ..replies import answer, bubbles, reply_budget
+from ..replies import answer, reply_budget
 from ..requests import json_error, parse_json_object
 from ..retry import Undeliverable, doubling, post_json
 from ..signatures import FRESH_SECONDS
+from .chatwoot_plans import (
+    Call,
+    attachment_plan,
+    failed_plan,
+    message,
+    reply_plan,
+    too_long_plan,
+)
 
 log = logging.getLogger("faqbot.chatwoot")
 
 # Chatwoot payloads carry the whole conversation object; allow more than the
 # patient-facing API's body limit, but not without bound.
 MAX_EVENT_BYTES = 256 * 1024
-WEB_WIDGET = "Channel::WebWidget"
 
 
 @dataclass
@@ -228,7 +235,7 @@ def _attachments_only(request: web.Request, attachments: list[Any], account_id: 
     settings = request.app[SETTINGS]
     kinds = sorted({str(a.get("file_type"))[:20] for a in attachments
                     if isinstance(a, dict) and a.get("file_type")}) or ["file"]
-    plan = _attachment_plan(settings.chatwoot_attachments, settings.emergency_number, kinds,
+    plan = attachment_plan(settings.chatwoot_attachments, settings.emergency_number, kinds,
                             len(attachments))
     for key in keys:
         request.app[CHATWOOT].mark_seen(key)
@@ -307,7 +314,7 @@ async def _respond(request: web.Request, content: str, conversation: dict[str, A
     base = _conversation_url(settings.chatwoot_url, account_id, conversation_id)
     if len(content) > settings.max_message_chars:
         # Too long for the engine; hand the conversation to the humans instead of dropping it.
-        outcome = Outcome(_too_long_plan(settings.max_message_chars), "too_long")
+        outcome = Outcome(too_long_plan(settings.max_message_chars), "too_long")
     else:
         work = asyncio.ensure_future(_outcome(request, content, session_id, channel))
         try:
@@ -324,7 +331,7 @@ async def _respond(request: web.Request, content: str, conversation: dict[str, A
                                       "faq_id": None, "ticket_id": None})
         except Exception:
             log.exception("chatwoot: the engine failed on %s", session_id)
-            outcome = Outcome(_failed_plan(), "error")
+            outcome = Outcome(failed_plan(), "error")
     for key in keys:
         state.mark_seen(key)
     _dispatch(request.app, base, outcome.plan, outcome.ticket_id)
@@ -370,7 +377,7 @@ async def _outcome(request: web.Request, content: str, session_id: str,
     if reply.ticket_id and reply.type in HANDED_OVER:
         ticket = await asyncio.to_thread(request.app[STORE].get_ticket, reply.ticket_id)
         procedure = (ticket or {}).get("procedure") or procedure
-    return Outcome(_plan(reply, channel, procedure), reply.type, reply.ticket_id, reply.faq_id)
+    return Outcome(reply_plan(reply, channel, procedure), reply.type, reply.ticket_id, reply.faq_id)
 
 
 HOLDING = "One moment, I'm looking that up for you."
@@ -381,7 +388,7 @@ async def _deliver_late(app: web.Application, base: str, work: asyncio.Future[Ou
     it is ready, or, past `late_limit`, a hand-over to the team."""
     state = app[CHATWOOT]
     try:
-        await _send(app, base + "/messages", _message(HOLDING))
+        await _send(app, base + "/messages", message(HOLDING))
     except Undeliverable as exc:
         log.error("chatwoot: holding message failed for %s: %s", base, exc)
     try:
@@ -390,108 +397,11 @@ async def _deliver_late(app: web.Application, base: str, work: asyncio.Future[Ou
         log.error("chatwoot: no reply after %.0f s for %s; handed over", state.late_limit, base)
         # Its result, whenever it comes, is not wanted; retrieve it so nothing is reported.
         work.add_done_callback(lambda done: done.cancelled() or done.exception())
-        outcome = Outcome(_failed_plan(), "error")
+        outcome = Outcome(failed_plan(), "error")
     except Exception:
         log.exception("chatwoot: the engine failed for %s", base)
-        outcome = Outcome(_failed_plan(), "error")
+        outcome = Outcome(failed_plan(), "error")
     await _deliver(app, base, outcome.plan, outcome.ticket_id)
-
-
-@dataclass(frozen=True)
-class Call:
-    path: str  # under the conversation's URL: "/messages" or "/toggle_status"
-    body: dict[str, Any]
-    what: str  # for logs and the ticket's notify_error
-
-
-def _message(text: str) -> dict[str, Any]:
-    return {"content": text, "message_type": "outgoing"}
-
-
-def _plan(reply: Reply, channel: Any, procedure: str | None = None) -> list[Call]:
-    calls: list[Call] = []
-    for bubble in bubbles(reply):
-        if not bubble.options:
-            calls.append(Call("/messages", _message(bubble.text), bubble.what))
-        elif channel in (WEB_WIDGET, None):
-            calls.append(Call("/messages", {
-                **_message(bubble.text), "content_type": "input_select",
-                "content_attributes": {"items": [{"title": o, "value": o}
-                                                 for o in bubble.options]},
-            }, bubble.what))
-        else:
-            # Option buttons render only in the website widget; elsewhere list them.
-            calls.append(Call("/messages", _message(bubble.listed()), bubble.what))
-    if reply.type in HANDED_OVER:
-        calls.append(Call("/messages", {"content": _note(reply, procedure),
-                                        "message_type": "outgoing",
-                                        "private": True}, "private note"))
-        calls.append(Call("/toggle_status", {"status": "open"}, "toggle_status"))
-    return calls
-
-
-def _failed_plan() -> list[Call]:
-    return [
-        Call("/messages", _message(
-            "Sorry, I couldn't find an answer just now. I've passed this conversation to our "
-            "team."), "reply"),
-        Call("/messages", {"content": "FAQ bot: the bot could not reply to the last message "
-                           "in time (or failed); no ticket was opened. Please read it above.",
-                           "message_type": "outgoing", "private": True}, "private note"),
-        Call("/toggle_status", {"status": "open"}, "toggle_status"),
-    ]
-
-
-def _too_long_plan(limit: int) -> list[Call]:
-    return [
-        Call("/messages", _message(
-            f"That message is longer than I can read (over {limit} characters). I've passed "
-            "this conversation to our team."), "reply"),
-        Call("/messages", {"content": "FAQ bot: the patient's message was too long for the "
-                           "bot to read; no ticket was opened. Please read it above.",
-                           "message_type": "outgoing", "private": True}, "private note"),
-        Call("/toggle_status", {"status": "open"}, "toggle_status"),
-    ]
-
-
-def _attachment_plan(mode: str, emergency_number: str, kinds: list[str],
-                     count: int) -> list[Call]:
-    if mode != "handoff":
-        return [Call("/messages", _message(
-            "I can only read typed messages, so I could not open that photo, voice note or "
-            "file. Please type your question in words. If it is urgent, call your care team; "
-            f"in an emergency, call {emergency_number}."), "reply")]
-    return [
-        Call("/messages", _message(
-            "I can only read typed messages, so I could not open that photo, voice note or "
-            "file. I've passed this conversation to our team. In an emergency, call "
-            f"{emergency_number}."), "reply"),
-        Call("/messages", {"content": f"FAQ bot: the patient sent {count} attachment(s) "
-                           f"({', '.join(kinds)}) and no text, which the bot cannot read; no "
-                           "ticket was opened. Please look at it above.",
-                           "message_type": "outgoing", "private": True}, "private note"),
-        Call("/toggle_status", {"status": "open"}, "toggle_status"),
-    ]
-
-
-def _note(reply: Reply, procedure: str | None) -> str:
-    heading = {"emergency": "URGENT: possible emergency",
-               "urgent": "URGENT: needs the care team today",
-               "handoff": "Patient asked for a person",
-               "fallback": "Bot could not answer"}[reply.type]
-    lines = [f"FAQ bot: {heading}.", f"Reply type: {reply.type}."]
-    if reply.ticket_id:
-        lines.append(f"Bot ticket: {reply.ticket_id}.")
-    if procedure:
-        lines.append(f"Procedure: {procedure}.")
-    if reply.reason:
-        lines.append(f"Reason: {reply.reason}.")
-    if reply.suggestions:
-        lines.append("Closest FAQ entries: " + ", ".join(s.faq_id for s in reply.suggestions)
-                     + ".")
-    lines.append("The conversation is now open for the team; the bot will not reply again "
-                 "while it is open.")
-    return "\n".join(lines)
 
 
 async def _deliver(app: web.Application, base: str, plan: list[Call],
