@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ...teaching import Draft, NotAllowed, Preview
+from ...drafts import Draft, NotAllowed, Preview
 from ..keys import STORE, TEACHING
 from .guard import Staff, form_str, read_form, staff_page
 from .render import render
