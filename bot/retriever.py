@@ -8,9 +8,7 @@ thresholds and no replies here: only ranked matches.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,10 +18,17 @@ from scipy import sparse
 # product, called directly: for a one-line query scipy's per-call checks and
 # object building cost more than the arithmetic. Same kernels, same order of
 # additions, so the scores are bit-for-bit those of `matrix[rows].T @ values`.
-from scipy.sparse import _sparsetools
-
 from .analysis import Analyzer
 from .domain import FaqEntry, Match
+from .query_vectors import (
+    PRUNE_FROM_ROWS,
+    TOKEN,
+    Features,
+    QueryVector,
+    dot,
+    product_of,
+    without_common,
+)
 from .stopwords import ENGLISH_STOP_WORDS
 
 # Words that carry meaning for patients although sklearn lists them as stop words.
@@ -288,13 +293,13 @@ class Retriever:
 
     def bm25(self, prepared_query: str) -> np.ndarray:
         """Okapi BM25 of every entry for a prepared query (stop words kept)."""
-        rows = [self.bm25_vocabulary_[w] for w in _TOKEN.findall(prepared_query)
+        rows = [self.bm25_vocabulary_[w] for w in TOKEN.findall(prepared_query)
                 if w in self.bm25_vocabulary_]
         if not rows:
             return np.zeros(len(self.entry_ids_), dtype=np.float32)
         counts = np.bincount(rows, minlength=self.bm25_matrix_.shape[0]).astype(np.float32)
         picked = np.flatnonzero(counts)
-        product = _product(self.bm25_matrix_, picked, counts[picked])
+        product = product_of(self.bm25_matrix_, picked, counts[picked])
         if product is None:
             return np.asarray(self.bm25_matrix_[picked].T @ counts[picked]).ravel()
         return product
@@ -318,7 +323,7 @@ def _bm25(documents: list[str], k1: float = 1.5, b: float = 0.75
     columns, rows, counts = [], [], []
     lengths = []
     for doc_index, doc in enumerate(documents):
-        words = _TOKEN.findall(doc)
+        words = TOKEN.findall(doc)
         lengths.append(len(words))
         tf: dict[int, int] = {}
         for word in words:
@@ -354,75 +359,9 @@ def _related(a: str, b: str) -> bool:
     return len(os.path.commonprefix((a, b))) >= 5
 
 
-_TOKEN = re.compile(r"(?u)\b\w+\b")
-_SPACES = re.compile(r"\s\s+")
-
-
-@dataclass(frozen=True)
-class Features:
-    """A fitted vectorizer's vocabulary and idf, with its analyzer re-implemented
-    (scikit-learn's word and char_wb n-grams, checked equal in the tests), so
-    queries are vectorised without scikit-learn."""
-
-    kind: str  # "word" or "char_wb"
-    ngram_range: tuple[int, int]
-    vocabulary: dict[str, int]
-    idf: np.ndarray
-
-    @classmethod
-    def of(cls, vectorizer: Any, kind: str, ngram_range: tuple[int, int]) -> Features:
-        return cls(kind, tuple(ngram_range),  # type: ignore[arg-type]
-                   {str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
-                   np.asarray(vectorizer.idf_, dtype=np.float64))
-
-    def analyze(self, text: str) -> list[str]:
-        low, high = self.ngram_range
-        if self.kind == "word":
-            tokens = _TOKEN.findall(text)
-            grams = list(tokens) if low == 1 else []
-            for n in range(max(low, 2), min(high, len(tokens)) + 1):
-                grams.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-            return grams
-        grams = []
-        for word in _SPACES.sub(" ", text).split():
-            padded = f" {word} "
-            for n in range(low, high + 1):
-                offset = 0
-                grams.append(padded[offset:offset + n])
-                while offset + n < len(padded):
-                    offset += 1
-                    grams.append(padded[offset:offset + n])
-                if offset == 0:  # a short word counts once
-                    break
-        return grams
-
-
-class _QueryVector:
-    """A query's TF-IDF weights, computed as `TfidfVectorizer.transform` does
-    (sublinear tf, idf, L2 norm) without its per-call input validation, which
-    costs more than the arithmetic for a one-line query."""
-
-    __slots__ = ("indices", "values")
-
-    def __init__(self, indices: np.ndarray, values: np.ndarray) -> None:
-        self.indices = indices
-        self.values = values
-
-    @classmethod
-    def of(cls, features: Features, text: str) -> _QueryVector:
-        vocabulary = features.vocabulary
-        counts: dict[int, int] = {}
-        for feature in features.analyze(text):
-            column = vocabulary.get(feature)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
-        if not counts:
-            return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
-        indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        values = (1.0 + np.log(tf)) * features.idf[indices]
-        values /= np.linalg.norm(values)
-        return cls(indices, values.astype(np.float32))
+_PART_MATRICES = {"word": "word_matrix_", "char": "char_matrix_",
+                  "entry_word": "entry_word_matrix_", "entry_char": "entry_char_matrix_",
+                  "answer": "answer_matrix_"}
 
 
 class _Parts:
@@ -434,8 +373,8 @@ class _Parts:
     def __init__(self, retriever: Retriever, query: str) -> None:
         self.query = query
         self._retriever = retriever
-        self._word = _QueryVector.of(retriever.word_features_, query)
-        self._char = _QueryVector.of(retriever.char_features_, query)
+        self._word = QueryVector.of(retriever.word_features_, query)
+        self._char = QueryVector.of(retriever.char_features_, query)
         self._dots: dict[str, np.ndarray] = {}
 
     def dot(self, name: str) -> np.ndarray:
@@ -444,8 +383,8 @@ class _Parts:
             matrix = getattr(self._retriever, _PART_MATRICES[name])
             vector = self._char if name.endswith("char") else self._word
             if vector is self._char and matrix.shape[1] >= PRUNE_FROM_ROWS:
-                vector = _without_common(vector, matrix)
-            found = _dot(vector, matrix)
+                vector = without_common(vector, matrix)
+            found = dot(vector, matrix)
             self._dots[name] = found
         return found
 
@@ -457,87 +396,3 @@ class _Parts:
 # entries (" th", "ing", "tio"). The rest keep their weights (the query
 # vector is normalised before), so a score is the full one minus those
 # n-grams' small part. Word n-grams and smaller corpora are scored in full.
-PRUNE_FROM_ROWS = 20_000
-COMMON_CHAR_SHARE = 0.02
-
-
-def _without_common(vector: _QueryVector, matrix_t: sparse.csr_matrix) -> _QueryVector:
-    lengths = matrix_t.indptr[vector.indices + 1] - matrix_t.indptr[vector.indices]
-    kept = lengths <= COMMON_CHAR_SHARE * matrix_t.shape[1]
-    if kept.all():
-        return vector
-    return _QueryVector(vector.indices[kept], vector.values[kept])
-
-
-_PART_MATRICES = {"word": "word_matrix_", "char": "char_matrix_",
-                  "entry_word": "entry_word_matrix_", "entry_char": "entry_char_matrix_",
-                  "answer": "answer_matrix_"}
-
-_GATHER_LIMIT = 20_000
-
-
-def _dot(query: _QueryVector, matrix_t: sparse.csr_matrix) -> np.ndarray:
-    """Similarity of the query with every column of a (features x rows) matrix.
-
-    Gathers the stored values of the query's feature rows (scipy's compiled
-    row selection) and sums them per column with `bincount`: the same sum as
-    `matrix_t[indices].T @ values`, without scipy's per-call index checks.
-    """
-    columns = matrix_t.shape[1]
-    if query.indices.size == 0:
-        return np.zeros(columns)
-    gathered = _gather(matrix_t, query.indices)
-    if gathered is None:  # index arrays of mixed types: scipy's own path
-        return _dot_scipy(query, matrix_t)
-    indptr, indices, data = gathered
-    total = int(indptr[-1])
-    if total == 0:
-        return np.zeros(columns)
-    if total > _GATHER_LIMIT:
-        # Long posting lists (character n-grams): scipy's compiled product,
-        # the one `matrix_t[indices].T @ values` runs, with its float32 sums.
-        product = _matvec(columns, indptr, indices, data, query.values)
-        return product if product is not None else _dot_scipy(query, matrix_t)
-    weights = data * np.repeat(query.values, np.diff(indptr))
-    return np.bincount(indices, weights=weights, minlength=columns)
-
-
-def _dot_scipy(query: _QueryVector, matrix_t: sparse.csr_matrix) -> np.ndarray:
-    return np.asarray(matrix_t[query.indices].T @ query.values).ravel()
-
-
-def _gather(matrix_t: sparse.csr_matrix, rows: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The CSR arrays of `matrix_t[rows]` (rows in the order given)."""
-    indptr = matrix_t.indptr
-    if matrix_t.indices.dtype != indptr.dtype:
-        return None
-    rows = rows.astype(indptr.dtype, copy=False)
-    sub_indptr = np.zeros(len(rows) + 1, dtype=indptr.dtype)
-    np.cumsum(indptr[rows + 1] - indptr[rows], out=sub_indptr[1:])
-    total = int(sub_indptr[-1])
-    indices = np.empty(total, dtype=indptr.dtype)
-    data = np.empty(total, dtype=matrix_t.data.dtype)
-    _sparsetools.csr_row_index(len(rows), rows, indptr, matrix_t.indices, matrix_t.data,
-                               indices, data)
-    return sub_indptr, indices, data
-
-
-def _matvec(columns: int, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
-            values: np.ndarray) -> np.ndarray | None:
-    """`(rows x columns CSR).T @ values`, as scipy computes it (csc_matvec)."""
-    if data.dtype != values.dtype:
-        return None
-    result = np.zeros(columns, dtype=data.dtype)
-    _sparsetools.csc_matvec(columns, len(indptr) - 1, indptr, indices, data, values, result)
-    return result
-
-
-def _product(matrix_t: sparse.csr_matrix, rows: np.ndarray, values: np.ndarray
-             ) -> np.ndarray | None:
-    """`matrix_t[rows].T @ values` through the compiled kernels, or None
-    when the arrays' types need scipy's own conversions."""
-    gathered = _gather(matrix_t, rows)
-    if gathered is None:
-        return None
-    return _matvec(matrix_t.shape[1], *gathered, values)

@@ -8,7 +8,8 @@ import pytest
 from bot.analysis import plain_analyzer
 from bot.domain import FaqEntry
 from bot.normalise import PhraseMap, normalise
-from bot.retriever import Retriever, _QueryVector, _strip_stop_words
+from bot.query_vectors import QueryVector
+from bot.retriever import Retriever, _strip_stop_words
 from bot.spelling import Speller
 
 
@@ -108,7 +109,7 @@ def test_query_vector_matches_scikit_learn(bot) -> None:  # type: ignore[no-unty
                                      (retriever.char_vectorizer_, retriever.char_features_)):
             assert features.analyze(prepared) == vectorizer.build_analyzer()(prepared)
             reference = vectorizer.transform([prepared]).toarray().ravel()
-            vector = _QueryVector.of(features, prepared)
+            vector = QueryVector.of(features, prepared)
             mine = np.zeros_like(reference)
             mine[vector.indices] = vector.values
             np.testing.assert_allclose(mine, reference, atol=1e-6)
@@ -125,16 +126,16 @@ def test_procedure_name_alone_is_not_evidence(bot) -> None:  # type: ignore[no-u
 def test_dot_matches_scipy_on_both_paths(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from scipy import sparse
 
-    import bot.retriever as retriever_module
+    import bot.query_vectors as vectors
 
-    monkeypatch.setattr(retriever_module, "_GATHER_LIMIT", limit)
+    monkeypatch.setattr(vectors, "_GATHER_LIMIT", limit)
     rng = np.random.default_rng(0)
     matrix = sparse.random(300, 50, density=0.1, format="csr", random_state=1, dtype=np.float32)
     for _ in range(30):
         indices = np.unique(rng.integers(0, 300, size=rng.integers(1, 8)))
         values = rng.random(indices.size).astype(np.float32)
         expected = np.asarray(matrix[indices].T @ values).ravel()
-        got = retriever_module._dot(_QueryVector(indices, values), matrix)
+        got = vectors.dot(QueryVector(indices, values), matrix)
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
@@ -142,7 +143,7 @@ def test_dot_matches_scipy_on_both_paths(limit: int, monkeypatch: pytest.MonkeyP
 def test_own_analyzers_equal_scikit_learn(ngrams: tuple[int, int]) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from bot.retriever import Features
+    from bot.query_vectors import Features
 
     texts = ["when can i drive", "a", "ab abc", "y90   tace  x", "", "one two three four five"]
     for kind in ("word", "char_wb"):
